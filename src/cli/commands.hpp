@@ -1,0 +1,20 @@
+// Each command group registers its subcommands on the app. Callbacks run
+// after parsing and store the process exit code in Globals.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace nrun::cli {
+
+struct Globals {
+  std::string root;        // --root / NRUN_ROOT / /var/lib/nrun
+  std::string log_level;   // --log-level
+  int exit_code = 0;
+};
+
+void add_run_commands(CLI::App& app, Globals& g);        // run, create?, start
+void add_lifecycle_commands(CLI::App& app, Globals& g);  // stop, kill, rm, prune
+void add_query_commands(CLI::App& app, Globals& g);      // ps, inspect, logs
+void add_image_commands(CLI::App& app, Globals& g);      // image import/ls/rm/export, commit
+
+}  // namespace nrun::cli

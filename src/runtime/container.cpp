@@ -1,0 +1,297 @@
+#include "runtime/container.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/capabilities.hpp"
+#include "runtime/container_log.hpp"
+#include "runtime/launch_error.hpp"
+#include "runtime/monitor.hpp"
+#include "runtime/rootfs.hpp"
+#include "runtime/spawn.hpp"
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/log.hpp"
+#include "runtime/sys/proc.hpp"
+#include "runtime/sys/syscalls.hpp"
+
+namespace nrun::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr int kMonitorWaitMs = 10000;
+
+struct LaunchIo {
+  int in = 0, out = 1, err = 2;
+  bool die_with_monitor = false;
+};
+
+InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
+  const ImageInfo image = s.images.get(rec.config.image);
+  const fs::path dir = s.containers.dir(rec.id);
+  for (const char* sub : {"upper", "work", "rootfs"}) fs::create_directories(dir / sub);
+  const RootfsInput in{image.layers, (dir / "upper").string(), (dir / "work").string(), (dir / "rootfs").string()};
+  InitArgs a;
+  a.rootfs = build_mount_plan(rec.config, in);
+  a.hostname = rec.config.hostname;
+  a.argv = rec.config.command;
+  a.env = effective_env(rec.config);
+  a.capabilities = default_capabilities();
+  a.tty = rec.config.tty;
+  a.new_net = rec.config.net != "host";
+  a.stdin_fd = io.in;
+  a.stdout_fd = io.out;
+  a.stderr_fd = io.err;
+  a.die_with_monitor = io.die_with_monitor;
+  return a;
+}
+
+// Clones the container and records it as running.
+Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
+  const InitArgs args = make_init_args(s, rec, io);
+  Spawned sp = spawn_container(args, [](pid_t) {});
+  const pid_t pid = sp.init.pid();
+  const auto start_time = sys::try_process_start_time(pid).value_or(0);
+  const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
+  s.containers.update(rec.id, [&](ContainerState& st) {
+    st.status = Status::running;
+    st.pid = pid;
+    st.start_time = start_time;
+    st.monitor_pid = ::getpid();
+    st.monitor_start_time = monitor_start;
+    st.started_at = now_rfc3339();
+    st.finished_at.clear();
+    st.exit_code = 0;
+    st.oom_killed = false;
+    st.boot_id = sys::boot_id();
+    st.error.clear();
+  });
+  log::debug("container " + rec.short_id() + " running as pid " + std::to_string(pid));
+  return sp;
+}
+
+void record_exit(StateStore& store, const std::string& id, int exit_code, const std::string& error = "") {
+  store.update(id, [&](ContainerState& st) {
+    st.status = Status::exited;
+    st.exit_code = exit_code;
+    st.finished_at = now_rfc3339();
+    st.error = error;
+  });
+}
+
+// After a failed launch: nothing of it stays (run), or the record says why
+// (start).
+void undo_failed_launch(StateStore& store, const std::string& id, bool remove, const std::exception& e) {
+  try {
+    if (remove) store.remove(id);
+    else record_exit(store, id, 125, sys::describe(e));
+  } catch (const std::exception& undo) {
+    log::warn("clean up after failed start of " + id.substr(0, 12) + ": " + sys::describe(undo) + ", ignoring");
+  }
+}
+
+// Waits until `pid` (verified by start time) is gone, up to `ms`.
+bool wait_gone(pid_t pid, uint64_t start_time, int ms) {
+  if (pid <= 0) return true;
+  sys::Fd pidfd(sys::sys_pidfd_open(pid));
+  if (!pidfd) return true;  // already gone
+  if (!sys::process_matches(pid, start_time)) return true;
+  pollfd p{pidfd.get(), POLLIN, 0};
+  while (::poll(&p, 1, ms) < 0 && errno == EINTR) {
+  }
+  return p.revents & POLLIN;
+}
+
+// A pidfd for the container's init, only if it really is that process.
+sys::Fd open_container_pidfd(const ContainerState& st) {
+  sys::Fd pidfd(sys::sys_pidfd_open(st.pid));
+  // Checked after opening: from here on the pidfd cannot name a reused pid.
+  if (!pidfd || !sys::process_matches(st.pid, st.start_time)) return sys::Fd();
+  return pidfd;
+}
+
+void wait_for_monitor(StateStore& store, const std::string& id, const ContainerState& st, int exit_code) {
+  if (!wait_gone(st.monitor_pid, st.monitor_start_time, kMonitorWaitMs))
+    log::warn("monitor of " + id.substr(0, 12) + " did not finish in time, ignoring");
+  // A monitor killed earlier never recorded the exit; record it now.
+  if (auto rec = store.try_load(id); rec && rec->state.finished_at.empty())
+    record_exit(store, id, exit_code);
+}
+
+void notify(int fd, int code, const std::string& msg) {
+  try {
+    sys::write_all(fd, std::to_string(code) + "\n" + msg);
+  } catch (...) {
+  }
+}
+}  // namespace
+
+int run_attached(Stores s, const std::string& id, bool remove_on_failure) {
+  const ContainerRecord rec = s.containers.load(id);
+  ForwardedSignals signals;  // before clone, so no signal slips past
+  sys::Fd devnull;
+  LaunchIo io;
+  io.die_with_monitor = true;
+  if (!rec.config.interactive) {
+    devnull = sys::open_path("/dev/null", O_RDONLY);
+    io.in = devnull.get();
+  }
+  Spawned sp;
+  try {
+    sp = launch(s, rec, io);
+  } catch (const std::exception& e) {
+    undo_failed_launch(s.containers, id, remove_on_failure, e);
+    throw;
+  }
+  int status;
+  {
+    std::optional<RawTerminal> raw;
+    if (rec.config.tty && rec.config.interactive) raw.emplace(STDIN_FILENO);
+    status = supervise_attached(sp.init, sp.pty_master, signals, rec.config.interactive);
+  }
+  const int code = exit_code_from_status(status);
+  record_exit(s.containers, id, code);
+  if (rec.config.remove) s.containers.remove(id);
+  return code;
+}
+
+void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
+  const ContainerRecord rec = s.containers.load(id);
+  if (is_alive(rec.state)) return;  // already running: nothing to do, as Docker
+  sys::Pipe status_pipe = sys::make_pipe();
+  std::fflush(nullptr);
+  const pid_t monitor = static_cast<pid_t>(sys::check(::fork(), "fork monitor"));
+  if (monitor == 0) {
+    // The monitor: never returns into the CLI's frames.
+    status_pipe.read.reset();
+    int rc = 0;
+    try {
+      ::setsid();
+      ::signal(SIGPIPE, SIG_IGN);
+      sys::Fd devnull = sys::open_path("/dev/null", O_RDWR);
+      sys::Fd monitor_log = sys::open_path((s.containers.dir(id) / "monitor.log").string(),
+                                           O_WRONLY | O_CREAT | O_APPEND, 0640);
+      ::dup2(devnull.get(), 0);
+      ::dup2(devnull.get(), 1);
+      ::dup2(monitor_log.get(), 2);
+      sys::Pipe out = sys::make_pipe(), err = sys::make_pipe(), in = sys::make_pipe();
+      LaunchIo io;
+      io.in = rec.config.interactive ? in.read.get() : devnull.get();
+      io.out = out.write.get();
+      io.err = err.write.get();
+      Spawned sp;
+      try {
+        sp = launch(s, rec, io);
+      } catch (const LaunchError& e) {
+        undo_failed_launch(s.containers, id, remove_on_failure, e);
+        notify(status_pipe.write.get(), e.exit_code(), sys::describe(e));
+        ::_exit(0);
+      } catch (const std::exception& e) {
+        undo_failed_launch(s.containers, id, remove_on_failure, e);
+        notify(status_pipe.write.get(), 125, sys::describe(e));
+        ::_exit(0);
+      }
+      notify(status_pipe.write.get(), 0, "");
+      status_pipe.write.reset();
+      // Only the container holds the write ends now, so EOF means it is done.
+      out.write.reset();
+      err.write.reset();
+      in.read.reset();
+      LogWriter log((s.containers.dir(id) / "container.log").string());
+      const int status = rec.config.tty ? supervise_detached(sp.init, std::move(sp.pty_master), sys::Fd(), log)
+                                        : supervise_detached(sp.init, std::move(out.read), std::move(err.read), log);
+      record_exit(s.containers, id, exit_code_from_status(status));
+      if (rec.config.remove) s.containers.remove(id);
+    } catch (const std::exception& e) {
+      log::error("monitor: " + sys::describe(e));
+      rc = 1;
+    }
+    ::_exit(rc);
+  }
+  status_pipe.write.reset();
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(status_pipe.read.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::waitpid(monitor, nullptr, WNOHANG);
+  const auto nl = reply.find('\n');
+  if (nl == std::string::npos) throw sys::Error("the container's monitor died while starting it");
+  const int code = std::stoi(reply.substr(0, nl));
+  const std::string msg = reply.substr(nl + 1);
+  if (code == 126 || code == 127) throw LaunchError(code, msg);
+  if (code != 0) throw sys::Error(msg);
+}
+
+void kill_container(StateStore& store, const std::string& id, int sig) {
+  const ContainerRecord rec = store.load(id);
+  sys::Fd pidfd = is_alive(rec.state) ? open_container_pidfd(rec.state) : sys::Fd();
+  if (!pidfd) throw sys::UsageError("container '" + rec.config.name + "' is not running");
+  sys::check(sys::sys_pidfd_send_signal(pidfd.get(), sig), "signal container '" + rec.config.name + "'");
+}
+
+void stop_container(StateStore& store, const std::string& id, int timeout_secs) {
+  const ContainerRecord rec = store.load(id);
+  sys::Fd pidfd = is_alive(rec.state) ? open_container_pidfd(rec.state) : sys::Fd();
+  if (!pidfd) return;  // stopping a stopped container is not an error, as Docker
+  int sig = SIGTERM;
+  if (timeout_secs > 0 && sys::sys_pidfd_send_signal(pidfd.get(), SIGTERM) == 0) {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    while (::poll(&p, 1, timeout_secs * 1000) < 0 && errno == EINTR) {
+    }
+    if (!(p.revents & POLLIN)) sig = SIGKILL;
+  } else {
+    sig = SIGKILL;
+  }
+  if (sig == SIGKILL) {
+    log::debug("container " + rec.short_id() + " ignored SIGTERM; sending SIGKILL");
+    sys::sys_pidfd_send_signal(pidfd.get(), SIGKILL);
+    pollfd p{pidfd.get(), POLLIN, 0};
+    while (::poll(&p, 1, kMonitorWaitMs) < 0 && errno == EINTR) {
+    }
+  }
+  wait_for_monitor(store, id, rec.state, 128 + sig);
+}
+
+void remove_container(StateStore& store, const std::string& id, bool force) {
+  const ContainerRecord rec = store.load(id);
+  if (is_alive(rec.state)) {
+    if (!force)
+      throw sys::UsageError("cannot remove running container '" + rec.config.name +
+                            "': stop it first or use -f");
+    stop_container(store, id, 0);
+  } else if (rec.state.status == Status::running || rec.state.finished_at.empty()) {
+    // The monitor may still be writing the exit (or removing an --rm record).
+    wait_gone(rec.state.monitor_pid, rec.state.monitor_start_time, kMonitorWaitMs);
+  }
+  store.remove(id);
+}
+
+int parse_signal(const std::string& s) {
+  static const std::pair<const char*, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+      {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+      {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+      {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+      {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+      {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    const int n = std::stoi(s);
+    if (n >= 1 && n <= 64) return n;
+  }
+  std::string name = s;
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (const auto& [n, v] : kSignals)
+    if (name == n) return v;
+  throw sys::UsageError("invalid signal '" + s + "'");
+}
+
+}  // namespace nrun::runtime

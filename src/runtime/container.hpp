@@ -1,0 +1,35 @@
+// Container lifecycle policy: start (attached or with a detached monitor),
+// stop, kill, remove. The CLI calls these; they throw on failure.
+#pragma once
+#include <string>
+
+#include "runtime/image_store.hpp"
+#include "runtime/state.hpp"
+
+namespace nrun::runtime {
+
+struct Stores {
+  StateStore& containers;
+  ImageStore& images;
+};
+
+// Runs the container with the calling process as its monitor, relaying the
+// terminal or passing stdio on. Returns the container's exit code. With
+// `remove_on_failure`, a launch failure also removes the record (nrun run).
+int run_attached(Stores s, const std::string& id, bool remove_on_failure);
+
+// Forks a monitor that outlives the caller (setsid) and returns once the
+// container runs; its output goes to the container's log.
+void start_detached(Stores s, const std::string& id, bool remove_on_failure);
+
+// SIGTERM (or the given signal), then SIGKILL after `timeout_secs`; returns
+// once the monitor has recorded the exit.
+void stop_container(StateStore& store, const std::string& id, int timeout_secs);
+void kill_container(StateStore& store, const std::string& id, int sig);
+// Refuses a running container unless `force` (then kills it first).
+void remove_container(StateStore& store, const std::string& id, bool force);
+
+// Signal names (KILL, SIGKILL, 9) to numbers; throws UsageError.
+int parse_signal(const std::string& s);
+
+}  // namespace nrun::runtime

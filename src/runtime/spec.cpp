@@ -1,0 +1,199 @@
+#include "runtime/spec.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/sys/error.hpp"
+
+namespace nrun::runtime {
+using sys::UsageError;
+
+namespace {
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }
+}  // namespace
+
+std::string normalize_container_path(const std::string& path) {
+  if (path.empty() || path[0] != '/') throw UsageError("container path '" + path + "' must be absolute");
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    const std::string part = path.substr(i, j - i);
+    if (part == "..") {
+      if (parts.empty()) throw UsageError("container path '" + path + "' climbs out of the root");
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+VolumeSpec parse_volume(const std::string& arg) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t colon = arg.find(':', start);
+    parts.push_back(arg.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+    throw UsageError("invalid volume '" + arg + "': expected HOST:CONTAINER[:ro|rw]");
+  VolumeSpec v;
+  if (parts.size() == 3) {
+    if (parts[2] == "ro") v.read_only = true;
+    else if (parts[2] != "rw") throw UsageError("invalid volume '" + arg + "': unknown mode '" + parts[2] + "' (ro or rw)");
+  }
+  v.host = std::filesystem::absolute(parts[0]).lexically_normal().string();
+  if (v.host.size() > 1 && v.host.back() == '/') v.host.pop_back();
+  if (parts[1][0] != '/') throw UsageError("invalid volume '" + arg + "': container path '" + parts[1] + "' must be absolute");
+  v.container = normalize_container_path(parts[1]);
+  if (v.container == "/") throw UsageError("invalid volume '" + arg + "': cannot mount over the container's root");
+  return v;
+}
+
+std::string parse_env_entry(const std::string& arg) {
+  const auto eq = arg.find('=');
+  const std::string key = arg.substr(0, eq);
+  if (key.empty()) throw UsageError("invalid environment entry '" + arg + "': empty variable name");
+  for (char c : key)
+    if (std::isspace(static_cast<unsigned char>(c)))
+      throw UsageError("invalid environment entry '" + arg + "': variable name contains whitespace");
+  if (arg.find('\0') != std::string::npos) throw UsageError("invalid environment entry: contains NUL");
+  if (eq != std::string::npos) return arg;
+  const char* v = std::getenv(key.c_str());
+  return key + "=" + (v ? v : "");
+}
+
+std::vector<std::string> read_env_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot read env file '" + path + "'");
+  std::vector<std::string> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    try {
+      out.push_back(parse_env_entry(line.substr(first)));
+    } catch (const UsageError& e) {
+      throw UsageError("env file '" + path + "' line " + std::to_string(lineno) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+bool is_valid_container_name(const std::string& name) {
+  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!is_name_char(c)) return false;
+  return true;
+}
+
+bool is_valid_hostname(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  return true;
+}
+
+void validate(const ContainerSpec& spec) {
+  if (!spec.name.empty() && !is_valid_container_name(spec.name))
+    throw UsageError("invalid container name '" + spec.name + "': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  if (!spec.hostname.empty() && !is_valid_hostname(spec.hostname))
+    throw UsageError("invalid hostname '" + spec.hostname + "'");
+  if (spec.command.empty() || spec.command[0].empty()) throw UsageError("no command given");
+  if (spec.workdir.empty() || spec.workdir[0] != '/')
+    throw UsageError("working directory '" + spec.workdir + "' must be absolute");
+  normalize_container_path(spec.workdir);
+  for (const auto& e : spec.env) parse_env_entry(e);
+  if (spec.net != "none" && spec.net != "host")
+    throw UsageError("unsupported network mode '" + spec.net + "' (none or host)");
+  std::vector<std::string> targets;
+  for (const auto& v : spec.volumes) {
+    struct stat st;
+    if (::stat(v.host.c_str(), &st) != 0)
+      throw UsageError("volume source '" + v.host + "' does not exist");
+    const std::string target = normalize_container_path(v.container);
+    for (const auto& t : targets)
+      if (t == target) throw UsageError("duplicate mount point '" + target + "'");
+    targets.push_back(target);
+  }
+}
+
+std::vector<std::string> effective_env(const ContainerSpec& spec) {
+  std::vector<std::string> env = {std::string("PATH=") + kDefaultPath, "HOSTNAME=" + spec.hostname, "HOME=/root"};
+  if (spec.tty) env.push_back("TERM=xterm");
+  for (const auto& entry : spec.env) {
+    const std::string key = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (auto& e : env)
+      if (e.compare(0, key.size(), key) == 0) {
+        e = entry;
+        replaced = true;
+      }
+    if (!replaced) env.push_back(entry);
+  }
+  return env;
+}
+
+void to_json(nlohmann::json& j, const VolumeSpec& v) {
+  j = {{"host", v.host}, {"container", v.container}, {"read_only", v.read_only}};
+}
+void from_json(const nlohmann::json& j, VolumeSpec& v) {
+  j.at("host").get_to(v.host);
+  j.at("container").get_to(v.container);
+  v.read_only = j.value("read_only", false);
+}
+
+void to_json(nlohmann::json& j, const ContainerSpec& s) {
+  j = {{"name", s.name},       {"image", s.image},   {"command", s.command},     {"hostname", s.hostname},
+       {"env", s.env},         {"workdir", s.workdir}, {"volumes", s.volumes}, {"net", s.net},
+       {"tty", s.tty},         {"interactive", s.interactive}, {"remove", s.remove}, {"read_only", s.read_only}};
+}
+void from_json(const nlohmann::json& j, ContainerSpec& s) {
+  j.at("name").get_to(s.name);
+  j.at("image").get_to(s.image);
+  j.at("command").get_to(s.command);
+  s.hostname = j.value("hostname", "");
+  s.env = j.value("env", std::vector<std::string>{});
+  s.workdir = j.value("workdir", "/");
+  s.volumes = j.value("volumes", std::vector<VolumeSpec>{});
+  s.net = j.value("net", "none");
+  s.tty = j.value("tty", false);
+  s.interactive = j.value("interactive", false);
+  s.remove = j.value("remove", false);
+  s.read_only = j.value("read_only", false);
+}
+
+}  // namespace nrun::runtime
+
+namespace nrun::runtime {
+
+ImageAndCommand split_image_and_command(const std::vector<std::string>& words,
+                                        const std::function<bool(const std::string&)>& is_image,
+                                        const std::string& default_image) {
+  if (words.empty()) return {default_image, {"sh"}};
+  if (!words[0].empty() && words[0][0] == '-') throw sys::UsageError("unknown flag '" + words[0] + "'");
+  if (is_image(words[0])) {
+    std::vector<std::string> cmd(words.begin() + 1, words.end());
+    if (cmd.empty()) cmd = {"sh"};
+    return {words[0], cmd};
+  }
+  return {default_image, words};
+}
+
+}  // namespace nrun::runtime

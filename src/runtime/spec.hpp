@@ -1,0 +1,80 @@
+// The container's configuration as the user gave it, and its validation.
+// Pure: nothing here touches the system except reading an env file.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nrun::runtime {
+
+struct VolumeSpec {
+  std::string host;       // absolute host path (made absolute by parse_volume)
+  std::string container;  // absolute path inside the container
+  bool read_only = false;
+  bool operator==(const VolumeSpec&) const = default;
+};
+
+struct ContainerSpec {
+  std::string name;
+  std::string image;
+  std::vector<std::string> command;  // argv; argv[0] looked up in the container's PATH
+  std::string hostname;              // defaults to the short id
+  std::vector<std::string> env;      // KEY=VALUE, user entries override defaults
+  std::string workdir = "/";
+  std::vector<VolumeSpec> volumes;
+  std::string net = "none";  // none | host
+  bool tty = false;
+  bool interactive = false;
+  bool remove = false;     // --rm
+  bool read_only = false;  // --read-only rootfs
+};
+
+// Parses HOST:CTR[:ro|rw]; a relative host path is made absolute against cwd.
+VolumeSpec parse_volume(const std::string& arg);
+// Checks KEY=VALUE (KEY non-empty, no NUL/'='); a bare KEY takes the value
+// from nrun's own environment, as Docker does; throws UsageError.
+std::string parse_env_entry(const std::string& arg);
+// Reads an env file: KEY=VALUE per line, '#' comments and blank lines skipped.
+std::vector<std::string> read_env_file(const std::string& path);
+
+// Container names: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}, as Docker.
+bool is_valid_container_name(const std::string& name);
+// Hostnames: 1-63 chars of [a-zA-Z0-9-], not starting or ending with '-'.
+bool is_valid_hostname(const std::string& name);
+
+// Lexically normalises an absolute container path ("/a/../b" -> "/b") and
+// rejects one that is relative or climbs above "/".
+std::string normalize_container_path(const std::string& path);
+
+// Complete validation, before anything is created; throws UsageError naming
+// the first problem. Checks that volume sources exist.
+void validate(const ContainerSpec& spec);
+
+// The environment the command starts with: defaults (PATH, HOSTNAME, HOME,
+// TERM when tty) overridden by spec.env.
+std::vector<std::string> effective_env(const ContainerSpec& spec);
+
+void to_json(nlohmann::json& j, const VolumeSpec& v);
+void from_json(const nlohmann::json& j, VolumeSpec& v);
+void to_json(nlohmann::json& j, const ContainerSpec& s);
+void from_json(const nlohmann::json& j, ContainerSpec& s);
+
+}  // namespace nrun::runtime
+
+namespace nrun::runtime {
+
+struct ImageAndCommand {
+  std::string image;
+  std::vector<std::string> command;
+};
+
+// `nrun run [IMAGE] COMMAND [ARG...]`: the first word is the image when
+// `is_image` says a local image has that name, otherwise the default image
+// is used and every word is the command. An image with no command runs sh.
+ImageAndCommand split_image_and_command(const std::vector<std::string>& words,
+                                        const std::function<bool(const std::string&)>& is_image,
+                                        const std::string& default_image);
+
+}  // namespace nrun::runtime

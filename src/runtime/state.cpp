@@ -1,0 +1,242 @@
+#include "runtime/state.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <ctime>
+#include <random>
+
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/fd.hpp"
+#include "runtime/sys/proc.hpp"
+
+namespace nrun::runtime {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+constexpr const char* kConfigFile = "config.json";
+constexpr const char* kStateFile = "state.json";
+constexpr const char* kLockFile = "lock";
+
+json read_json(const fs::path& p) {
+  try {
+    return json::parse(sys::read_file(p.string()));
+  } catch (const json::exception& e) {
+    throw sys::Error("corrupt '" + p.string() + "': " + e.what());
+  }
+}
+
+bool is_hex(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+}  // namespace
+
+std::string to_string(Status s) {
+  switch (s) {
+    case Status::created: return "created";
+    case Status::running: return "running";
+    case Status::exited: return "exited";
+  }
+  return "unknown";
+}
+
+static Status status_from_string(const std::string& s) {
+  if (s == "running") return Status::running;
+  if (s == "exited") return Status::exited;
+  return Status::created;
+}
+
+void to_json(json& j, const ContainerState& s) {
+  j = {{"status", to_string(s.status)}, {"pid", s.pid},
+       {"start_time", s.start_time},    {"monitor_pid", s.monitor_pid},
+       {"monitor_start_time", s.monitor_start_time},
+       {"exit_code", s.exit_code},      {"oom_killed", s.oom_killed},
+       {"created_at", s.created_at},    {"started_at", s.started_at},
+       {"finished_at", s.finished_at},  {"boot_id", s.boot_id},
+       {"error", s.error}};
+}
+
+void from_json(const json& j, ContainerState& s) {
+  s.status = status_from_string(j.value("status", "created"));
+  s.pid = j.value("pid", 0);
+  s.start_time = j.value("start_time", uint64_t{0});
+  s.monitor_pid = j.value("monitor_pid", 0);
+  s.monitor_start_time = j.value("monitor_start_time", uint64_t{0});
+  s.exit_code = j.value("exit_code", 0);
+  s.oom_killed = j.value("oom_killed", false);
+  s.created_at = j.value("created_at", "");
+  s.started_at = j.value("started_at", "");
+  s.finished_at = j.value("finished_at", "");
+  s.boot_id = j.value("boot_id", "");
+  s.error = j.value("error", "");
+}
+
+std::string now_rfc3339() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  tm tm;
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+
+std::string generate_id() {
+  std::array<unsigned char, 32> bytes;
+  sys::Fd fd = sys::open_path("/dev/urandom", O_RDONLY);
+  if (::read(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+    throw sys::Error("read /dev/urandom: short read");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+std::string generate_name(uint64_t seed) {
+  static constexpr const char* kAdjectives[] = {
+      "agile", "bold", "brave", "calm", "clever", "cosmic", "crisp", "eager", "fancy", "gentle",
+      "happy", "keen", "lucid", "merry", "nifty", "proud", "quick", "quiet", "sharp", "swift",
+      "tender", "vivid", "witty", "zen"};
+  static constexpr const char* kNouns[] = {
+      "baran", "bell", "cerf", "clark", "dijkstra", "elion", "floyd", "hopper", "jacobson", "kahn",
+      "kleinrock", "lamport", "metcalfe", "mockapetris", "perlman", "postel", "ritchie", "roberts",
+      "saltzer", "shannon", "tanenbaum", "thompson", "torvalds", "turing"};
+  constexpr size_t na = std::size(kAdjectives), nn = std::size(kNouns);
+  return std::string(kAdjectives[seed % na]) + "_" + kNouns[(seed / na) % nn];
+}
+
+bool is_alive(const ContainerState& s) {
+  if (s.status != Status::running || s.pid <= 0) return false;
+  if (!s.boot_id.empty() && s.boot_id != sys::boot_id()) return false;
+  return sys::process_matches(s.pid, s.start_time);
+}
+
+StateStore::StateStore(fs::path root) : containers_dir_(root / "containers"), root_(std::move(root)) {}
+
+fs::path StateStore::dir(const std::string& id) const { return containers_dir_ / id; }
+
+sys::FileLock StateStore::lock(const std::string& id, sys::FileLock::Mode mode) const {
+  return sys::FileLock((dir(id) / kLockFile).string(), mode);
+}
+
+ContainerRecord StateStore::create(ContainerSpec spec) {
+  fs::create_directories(containers_dir_);
+  sys::FileLock store_lock((containers_dir_ / ".lock").string(), sys::FileLock::Mode::exclusive);
+  const auto existing = list();
+  auto name_taken = [&](const std::string& n) {
+    for (const auto& r : existing)
+      if (r.config.name == n) return true;
+    return false;
+  };
+  if (!spec.name.empty() && name_taken(spec.name))
+    throw sys::UsageError("container name '" + spec.name + "' is already in use");
+  ContainerRecord rec;
+  rec.id = generate_id();
+  if (spec.name.empty()) {
+    uint64_t seed = std::stoull(rec.id.substr(0, 12), nullptr, 16);
+    for (int i = 0; spec.name.empty() || name_taken(spec.name); ++i)
+      spec.name = generate_name(seed + i) + (i >= 576 ? "_" + std::to_string(i) : "");
+  }
+  if (spec.hostname.empty()) spec.hostname = rec.id.substr(0, 12);
+  rec.config = std::move(spec);
+  rec.state.created_at = now_rfc3339();
+  // Build the record in a temp dir and rename it into place, so a crash never
+  // leaves a half-written record under its id.
+  const fs::path tmp = containers_dir_ / (".tmp-" + rec.id);
+  fs::create_directory(tmp);
+  try {
+    sys::write_file_atomic((tmp / kConfigFile).string(), json(rec.config).dump(2) + "\n");
+    sys::write_file_atomic((tmp / kStateFile).string(), json(rec.state).dump(2) + "\n");
+    fs::rename(tmp, dir(rec.id));
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  return rec;
+}
+
+std::string StateStore::resolve(const std::string& ref) const {
+  if (ref.empty()) throw sys::UsageError("empty container reference");
+  std::error_code ec;
+  if (ref.find('/') == std::string::npos && ref[0] != '.' && fs::exists(dir(ref) / kConfigFile, ec)) return ref;
+  std::vector<std::string> by_prefix;
+  for (const auto& rec : list()) {
+    if (rec.config.name == ref) return rec.id;
+    if (is_hex(ref) && rec.id.compare(0, ref.size(), ref) == 0) by_prefix.push_back(rec.id);
+  }
+  if (by_prefix.size() == 1) return by_prefix[0];
+  if (by_prefix.size() > 1) throw sys::UsageError("container id prefix '" + ref + "' is ambiguous");
+  throw sys::UsageError("no such container: '" + ref + "'");
+}
+
+ContainerRecord StateStore::read_unlocked(const std::string& id) const {
+  ContainerRecord rec;
+  rec.id = id;
+  rec.config = read_json(dir(id) / kConfigFile).get<ContainerSpec>();
+  rec.state = read_json(dir(id) / kStateFile).get<ContainerState>();
+  // A record claims "running" but its process is gone or someone else's:
+  // the monitor died or the host rebooted. Show the truth.
+  if (rec.state.status == Status::running && !is_alive(rec.state)) {
+    rec.state.status = Status::exited;
+    if (rec.state.finished_at.empty()) rec.state.exit_code = 255;
+  }
+  return rec;
+}
+
+ContainerRecord StateStore::load(const std::string& id) const {
+  if (!fs::exists(dir(id) / kConfigFile)) throw sys::UsageError("no such container: '" + id + "'");
+  auto l = lock(id, sys::FileLock::Mode::shared);
+  return read_unlocked(id);
+}
+
+std::optional<ContainerRecord> StateStore::try_load(const std::string& id) const {
+  try {
+    return load(id);
+  } catch (const sys::UsageError&) {
+    return std::nullopt;
+  } catch (const sys::SysError& e) {
+    if (e.err() == ENOENT) return std::nullopt;  // removed while we looked
+    throw;
+  }
+}
+
+std::vector<ContainerRecord> StateStore::list() const {
+  std::vector<ContainerRecord> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(containers_dir_, ec)) {
+    const std::string id = entry.path().filename().string();
+    if (id.size() != 64 || !is_hex(id)) continue;
+    if (auto rec = try_load(id)) out.push_back(std::move(*rec));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.state.created_at > b.state.created_at; });
+  return out;
+}
+
+ContainerState StateStore::update(const std::string& id, const std::function<void(ContainerState&)>& fn) {
+  auto l = lock(id, sys::FileLock::Mode::exclusive);
+  ContainerState s = read_json(dir(id) / kStateFile).get<ContainerState>();
+  fn(s);
+  sys::write_file_atomic((dir(id) / kStateFile).string(), json(s).dump(2) + "\n");
+  return s;
+}
+
+void StateStore::remove(const std::string& id) {
+  // Rename first so readers never see a half-deleted record.
+  const fs::path gone = containers_dir_ / (".rm-" + id);
+  std::error_code ec;
+  fs::rename(dir(id), gone, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw sys::SysError(ec.value(), "remove container '" + id + "'");
+  fs::remove_all(gone, ec);
+  if (ec) throw sys::SysError(ec.value(), "remove '" + gone.string() + "'");
+}
+
+}  // namespace nrun::runtime

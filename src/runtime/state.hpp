@@ -1,0 +1,93 @@
+// The container store: ROOT/containers/<id>/{config.json,state.json,...}.
+// Every file is written atomically (temp, fsync, rename) and read under
+// flock: ROOT/containers/.lock guards ids and names, <id>/lock one record.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/spec.hpp"
+#include "runtime/sys/lock.hpp"
+
+namespace nrun::runtime {
+
+enum class Status { created, running, exited };
+std::string to_string(Status s);
+
+struct ContainerState {
+  Status status = Status::created;
+  pid_t pid = 0;                // container init, in the host's pid namespace
+  uint64_t start_time = 0;      // of pid, /proc/PID/stat field 22
+  pid_t monitor_pid = 0;
+  uint64_t monitor_start_time = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string created_at, started_at, finished_at;  // RFC 3339 UTC
+  std::string boot_id;          // of the boot that started pid
+  std::string error;            // why the last start failed, if it did
+};
+
+struct ContainerRecord {
+  std::string id;  // 64 hex
+  ContainerSpec config;
+  ContainerState state;
+  std::string short_id() const { return id.substr(0, 12); }
+};
+
+void to_json(nlohmann::json& j, const ContainerState& s);
+void from_json(const nlohmann::json& j, ContainerState& s);
+
+std::string now_rfc3339();
+std::string generate_id();                  // 64 random hex digits
+std::string generate_name(uint64_t seed);   // adjective_noun, as Docker
+
+class StateStore {
+ public:
+  explicit StateStore(std::filesystem::path root);  // nrun's root
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path dir(const std::string& id) const;
+
+  // Reserves a new id and the spec's name (generated when empty) under the
+  // store lock and writes config.json and state.json. Throws UsageError when
+  // the name is taken.
+  ContainerRecord create(ContainerSpec spec);
+
+  // Name, full id or unique id prefix to the id. Throws UsageError for none
+  // or an ambiguous prefix.
+  std::string resolve(const std::string& ref) const;
+
+  // Reads the record under the record's lock. A "running" record whose pid
+  // is gone or belongs to another process (start time, boot id) reads as
+  // exited.
+  ContainerRecord load(const std::string& id) const;
+  std::optional<ContainerRecord> try_load(const std::string& id) const;
+  std::vector<ContainerRecord> list() const;
+
+  // Read-modify-write of state.json under the record's exclusive lock.
+  ContainerState update(const std::string& id, const std::function<void(ContainerState&)>& fn);
+
+  // Removes the record directory (upper layer and all). The caller makes
+  // sure nothing runs.
+  void remove(const std::string& id);
+
+  // The record lock, for callers that must hold it across several steps.
+  sys::FileLock lock(const std::string& id, sys::FileLock::Mode mode) const;
+
+ private:
+  std::filesystem::path containers_dir_;
+  std::filesystem::path root_;
+  ContainerRecord read_unlocked(const std::string& id) const;
+};
+
+// True when a record's pid is really that container's live process.
+bool is_alive(const ContainerState& s);
+
+}  // namespace nrun::runtime

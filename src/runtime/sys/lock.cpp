@@ -1,0 +1,44 @@
+#include "runtime/sys/lock.hpp"
+
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "runtime/sys/error.hpp"
+
+namespace nrun::sys {
+
+FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_path(path, O_RDWR | O_CREAT, 0600)) {
+  const int op = mode == Mode::shared ? LOCK_SH : LOCK_EX;
+  while (::flock(fd_.get(), op) != 0) {
+    if (errno == EINTR) continue;
+    const int e = errno;
+    throw SysError(e, "lock '" + path + "'");
+  }
+}
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    Fd fd = open_path(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    try {
+      write_all(fd.get(), data);
+      check(::fsync(fd.get()), "fsync '" + tmp + "'");
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw SysError(e, "rename '" + tmp + "' to '" + path + "'");
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  Fd dfd = open_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  ::fsync(dfd.get());  // best effort: the rename is already visible
+}
+
+}  // namespace nrun::sys

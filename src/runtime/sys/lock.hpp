@@ -1,0 +1,25 @@
+// flock(2) owner: the lock is held for the object's lifetime.
+#pragma once
+#include <string>
+
+#include "runtime/sys/fd.hpp"
+
+namespace nrun::sys {
+
+class FileLock {
+ public:
+  enum class Mode { shared, exclusive };
+  // Creates the lock file if needed and blocks until the lock is held.
+  FileLock(const std::string& path, Mode mode);
+  FileLock(FileLock&&) noexcept = default;
+  FileLock& operator=(FileLock&&) noexcept = default;
+
+ private:
+  Fd fd_;  // closing the fd releases the lock
+};
+
+// Writes `data` to `path` atomically: temp file in the same directory, fsync,
+// rename, fsync of the directory.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+}  // namespace nrun::sys

@@ -1,0 +1,184 @@
+#include "runtime/state.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/fd.hpp"
+#include "runtime/sys/lock.hpp"
+#include "runtime/sys/proc.hpp"
+
+using namespace nrun::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nrun-state-test.XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  ContainerSpec spec(const std::string& name = "") {
+    ContainerSpec s;
+    s.name = name;
+    s.image = "busybox";
+    s.command = {"true"};
+    return s;
+  }
+  fs::path root_;
+};
+}  // namespace
+
+TEST_F(StateStoreTest, CreateWritesConfigAndState) {
+  StateStore store(root_);
+  const auto rec = store.create(spec("web"));
+  EXPECT_EQ(rec.id.size(), 64u);
+  EXPECT_TRUE(fs::exists(store.dir(rec.id) / "config.json"));
+  EXPECT_TRUE(fs::exists(store.dir(rec.id) / "state.json"));
+  const auto loaded = store.load(rec.id);
+  EXPECT_EQ(loaded.config.name, "web");
+  EXPECT_EQ(loaded.config.hostname, rec.id.substr(0, 12));
+  EXPECT_EQ(loaded.state.status, Status::created);
+  // No temp files are left next to the record.
+  for (const auto& e : fs::directory_iterator(root_ / "containers"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST_F(StateStoreTest, NameTakenIsRefused) {
+  StateStore store(root_);
+  store.create(spec("web"));
+  EXPECT_THROW(store.create(spec("web")), nrun::sys::UsageError);
+  EXPECT_EQ(store.list().size(), 1u);
+}
+
+TEST_F(StateStoreTest, GeneratedNamesAreUnique) {
+  StateStore store(root_);
+  std::set<std::string> names;
+  for (int i = 0; i < 40; ++i) names.insert(store.create(spec()).config.name);
+  EXPECT_EQ(names.size(), 40u);
+}
+
+TEST_F(StateStoreTest, ResolveByNameIdAndPrefix) {
+  StateStore store(root_);
+  const auto a = store.create(spec("alpha"));
+  const auto b = store.create(spec("beta"));
+  EXPECT_EQ(store.resolve("alpha"), a.id);
+  EXPECT_EQ(store.resolve(b.id), b.id);
+  EXPECT_EQ(store.resolve(a.id.substr(0, 12)), a.id);
+  EXPECT_THROW(store.resolve("gamma"), nrun::sys::UsageError);
+  EXPECT_THROW(store.resolve("../etc"), nrun::sys::UsageError);
+  // Find a common prefix when one exists; the empty-ish prefix of one hex
+  // digit is ambiguous whenever both ids start with it.
+  if (a.id[0] == b.id[0]) EXPECT_THROW(store.resolve(a.id.substr(0, 1)), nrun::sys::UsageError);
+}
+
+TEST_F(StateStoreTest, UpdateIsPersistedAtomically) {
+  StateStore store(root_);
+  const auto rec = store.create(spec());
+  store.update(rec.id, [](ContainerState& s) {
+    s.status = Status::exited;
+    s.exit_code = 3;
+  });
+  const auto loaded = store.load(rec.id);
+  EXPECT_EQ(loaded.state.status, Status::exited);
+  EXPECT_EQ(loaded.state.exit_code, 3);
+}
+
+TEST_F(StateStoreTest, RunningRecordWithDeadPidReadsExited) {
+  StateStore store(root_);
+  const auto rec = store.create(spec());
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  const auto start = nrun::sys::try_process_start_time(child).value();
+  ::waitpid(child, nullptr, 0);
+  store.update(rec.id, [&](ContainerState& s) {
+    s.status = Status::running;
+    s.pid = child;
+    s.start_time = start;
+    s.boot_id = nrun::sys::boot_id();
+  });
+  EXPECT_EQ(store.load(rec.id).state.status, Status::exited);
+}
+
+TEST_F(StateStoreTest, RunningRecordWithReusedPidReadsExited) {
+  StateStore store(root_);
+  const auto rec = store.create(spec());
+  store.update(rec.id, [&](ContainerState& s) {
+    s.status = Status::running;
+    s.pid = ::getpid();  // alive, but not started at this time
+    s.start_time = 1;
+    s.boot_id = nrun::sys::boot_id();
+  });
+  EXPECT_EQ(store.load(rec.id).state.status, Status::exited);
+  store.update(rec.id, [&](ContainerState& s) {
+    s.start_time = nrun::sys::try_process_start_time(::getpid()).value();
+    s.boot_id = "another-boot";
+  });
+  EXPECT_EQ(store.load(rec.id).state.status, Status::exited);
+  store.update(rec.id, [&](ContainerState& s) { s.boot_id = nrun::sys::boot_id(); });
+  EXPECT_EQ(store.load(rec.id).state.status, Status::running);
+}
+
+TEST_F(StateStoreTest, RemoveDeletesEverything) {
+  StateStore store(root_);
+  const auto rec = store.create(spec());
+  fs::create_directories(store.dir(rec.id) / "upper" / "a");
+  store.remove(rec.id);
+  EXPECT_FALSE(fs::exists(store.dir(rec.id)));
+  EXPECT_TRUE(store.list().empty());
+  EXPECT_NO_THROW(store.remove(rec.id));  // idempotent
+}
+
+TEST_F(StateStoreTest, ConcurrentCreatesGetDistinctNames) {
+  StateStore store(root_);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 8; ++i) {
+    const pid_t p = ::fork();
+    if (p == 0) {
+      try {
+        StateStore s(root_);
+        for (int j = 0; j < 5; ++j) s.create(spec());
+        ::_exit(0);
+      } catch (...) {
+        ::_exit(1);
+      }
+    }
+    kids.push_back(p);
+  }
+  for (pid_t p : kids) {
+    int status = 0;
+    ::waitpid(p, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::set<std::string> names, ids;
+  for (const auto& r : store.list()) {
+    names.insert(r.config.name);
+    ids.insert(r.id);
+  }
+  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(names.size(), 40u);
+}
+
+TEST(AtomicWrite, ReplacesContentAndLeavesNoTemp) {
+  char tmpl[] = "/tmp/nrun-atomic-test.XXXXXX";
+  const fs::path dir = ::mkdtemp(tmpl);
+  const auto file = (dir / "f.json").string();
+  nrun::sys::write_file_atomic(file, "one");
+  nrun::sys::write_file_atomic(file, "two");
+  EXPECT_EQ(nrun::sys::read_file(file), "two");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  fs::remove_all(dir);
+}
+
+TEST(Proc, SingleThreadedAndStartTime) {
+  EXPECT_EQ(nrun::sys::thread_count(), 1);
+  EXPECT_NO_THROW(nrun::sys::assert_single_threaded("test"));
+  EXPECT_TRUE(nrun::sys::process_matches(::getpid(), nrun::sys::try_process_start_time(::getpid()).value()));
+  EXPECT_FALSE(nrun::sys::try_process_start_time(0).has_value());
+  EXPECT_EQ(nrun::sys::boot_id().size(), 36u);
+}

@@ -9,6 +9,7 @@
 
 #include "runtime/capabilities.hpp"
 #include "runtime/container_log.hpp"
+#include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/rootfs.hpp"
@@ -49,28 +50,71 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
   return a;
 }
 
-// Clones the container and records it as running.
+// Clones the container, sets up what it holds on the host while init
+// waits, and records it as running.
 Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
   const InitArgs args = make_init_args(s, rec, io);
-  Spawned sp = spawn_container(args, [](pid_t) {});
-  const pid_t pid = sp.init.pid();
-  const auto start_time = sys::try_process_start_time(pid).value_or(0);
-  const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
-  s.containers.update(rec.id, [&](ContainerState& st) {
-    st.status = Status::running;
-    st.pid = pid;
-    st.start_time = start_time;
-    st.monitor_pid = ::getpid();
-    st.monitor_start_time = monitor_start;
-    st.started_at = now_rfc3339();
-    st.finished_at.clear();
-    st.exit_code = 0;
-    st.oom_killed = false;
-    st.boot_id = sys::boot_id();
-    st.error.clear();
+  ContainerState held;
+  bool holding = false;
+  try {
+    Spawned sp = spawn_container(args, [&](pid_t pid) {
+      holding = true;
+      setup_host_resources(s.containers, rec, pid, held);
+      // Recorded before init runs, so a monitor killed from here on leaves a
+      // record that rm can undo.
+      s.containers.update(rec.id, [&](ContainerState& st) {
+        st.cgroup = held.cgroup;
+        st.network = held.network;
+      });
+    });
+    const pid_t pid = sp.init.pid();
+    const auto start_time = sys::try_process_start_time(pid).value_or(0);
+    const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
+    s.containers.update(rec.id, [&](ContainerState& st) {
+      st.status = Status::running;
+      st.pid = pid;
+      st.start_time = start_time;
+      st.monitor_pid = ::getpid();
+      st.monitor_start_time = monitor_start;
+      st.started_at = now_rfc3339();
+      st.finished_at.clear();
+      st.exit_code = 0;
+      st.oom_killed = false;
+      st.boot_id = sys::boot_id();
+      st.error.clear();
+    });
+    log::debug("container " + rec.short_id() + " running as pid " + std::to_string(pid));
+    return sp;
+  } catch (...) {
+    if (holding) {
+      teardown_host_resources(s.containers, rec, held);
+      try {
+        s.containers.update(rec.id, [&](ContainerState& st) {
+          st.cgroup = held.cgroup;
+          st.network = held.network;
+        });
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+}
+
+// Init has exited: gather facts, undo what it held, record the exit.
+void finish(StateStore& store, const std::string& id, int exit_code) {
+  const auto rec = store.try_load(id);
+  if (!rec) return;
+  ContainerState st = rec->state;
+  collect_exit_facts(store, *rec, st);
+  teardown_host_resources(store, *rec, st);
+  store.update(id, [&](ContainerState& x) {
+    x.status = Status::exited;
+    x.exit_code = exit_code;
+    x.oom_killed = st.oom_killed;
+    x.finished_at = now_rfc3339();
+    x.cgroup = st.cgroup;
+    x.network = st.network;
   });
-  log::debug("container " + rec.short_id() + " running as pid " + std::to_string(pid));
-  return sp;
 }
 
 void record_exit(StateStore& store, const std::string& id, int exit_code, const std::string& error = "") {
@@ -118,7 +162,7 @@ void wait_for_monitor(StateStore& store, const std::string& id, const ContainerS
     log::warn("monitor of " + id.substr(0, 12) + " did not finish in time, ignoring");
   // A monitor killed earlier never recorded the exit; record it now.
   if (auto rec = store.try_load(id); rec && rec->state.finished_at.empty())
-    record_exit(store, id, exit_code);
+    finish(store, id, exit_code);
 }
 
 void notify(int fd, int code, const std::string& msg) {
@@ -153,7 +197,7 @@ int run_attached(Stores s, const std::string& id, bool remove_on_failure) {
     status = supervise_attached(sp.init, sp.pty_master, signals, rec.config.interactive);
   }
   const int code = exit_code_from_status(status);
-  record_exit(s.containers, id, code);
+  finish(s.containers, id, code);
   if (rec.config.remove) s.containers.remove(id);
   return code;
 }
@@ -203,7 +247,7 @@ void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
       LogWriter log((s.containers.dir(id) / "container.log").string());
       const int status = rec.config.tty ? supervise_detached(sp.init, std::move(sp.pty_master), sys::Fd(), log)
                                         : supervise_detached(sp.init, std::move(out.read), std::move(err.read), log);
-      record_exit(s.containers, id, exit_code_from_status(status));
+      finish(s.containers, id, exit_code_from_status(status));
       if (rec.config.remove) s.containers.remove(id);
     } catch (const std::exception& e) {
       log::error("monitor: " + sys::describe(e));
@@ -270,6 +314,11 @@ void remove_container(StateStore& store, const std::string& id, bool force) {
   } else if (rec.state.status == Status::running || rec.state.finished_at.empty()) {
     // The monitor may still be writing the exit (or removing an --rm record).
     wait_gone(rec.state.monitor_pid, rec.state.monitor_start_time, kMonitorWaitMs);
+  }
+  // A monitor killed with SIGKILL undid nothing; undo it here (idempotent).
+  if (auto now = store.try_load(id)) {
+    ContainerState st = now->state;
+    teardown_host_resources(store, *now, st);
   }
   store.remove(id);
 }

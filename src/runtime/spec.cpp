@@ -162,7 +162,8 @@ void from_json(const nlohmann::json& j, VolumeSpec& v) {
 void to_json(nlohmann::json& j, const ContainerSpec& s) {
   j = {{"name", s.name},       {"image", s.image},   {"command", s.command},     {"hostname", s.hostname},
        {"env", s.env},         {"workdir", s.workdir}, {"volumes", s.volumes}, {"net", s.net},
-       {"tty", s.tty},         {"interactive", s.interactive}, {"remove", s.remove}, {"read_only", s.read_only}};
+       {"tty", s.tty},         {"interactive", s.interactive}, {"remove", s.remove}, {"read_only", s.read_only},
+       {"resources", s.resources}};
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
   j.at("name").get_to(s.name);
@@ -177,6 +178,7 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
   s.interactive = j.value("interactive", false);
   s.remove = j.value("remove", false);
   s.read_only = j.value("read_only", false);
+  if (j.contains("resources")) j.at("resources").get_to(s.resources);
 }
 
 }  // namespace nrun::runtime

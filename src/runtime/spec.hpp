@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/resources.hpp"
+
 namespace nrun::runtime {
 
 struct VolumeSpec {
@@ -29,6 +31,7 @@ struct ContainerSpec {
   bool interactive = false;
   bool remove = false;     // --rm
   bool read_only = false;  // --read-only rootfs
+  Resources resources;     // cgroup limits
 };
 
 // Parses HOST:CTR[:ro|rw]; a relative host path is made absolute against cwd.

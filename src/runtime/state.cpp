@@ -55,7 +55,8 @@ void to_json(json& j, const ContainerState& s) {
        {"exit_code", s.exit_code},      {"oom_killed", s.oom_killed},
        {"created_at", s.created_at},    {"started_at", s.started_at},
        {"finished_at", s.finished_at},  {"boot_id", s.boot_id},
-       {"error", s.error}};
+       {"error", s.error},              {"cgroup", s.cgroup},
+       {"network", s.network}};
 }
 
 void from_json(const json& j, ContainerState& s) {
@@ -71,6 +72,8 @@ void from_json(const json& j, ContainerState& s) {
   s.finished_at = j.value("finished_at", "");
   s.boot_id = j.value("boot_id", "");
   s.error = j.value("error", "");
+  s.cgroup = j.value("cgroup", nlohmann::json());
+  s.network = j.value("network", nlohmann::json());
 }
 
 std::string now_rfc3339() {

@@ -32,6 +32,10 @@ struct ContainerState {
   std::string created_at, started_at, finished_at;  // RFC 3339 UTC
   std::string boot_id;          // of the boot that started pid
   std::string error;            // why the last start failed, if it did
+  // What the modules made on the host for this run (see host_resources.hpp);
+  // null when nothing is held.
+  nlohmann::json cgroup;
+  nlohmann::json network;
 };
 
 struct ContainerRecord {

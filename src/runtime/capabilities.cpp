@@ -21,7 +21,7 @@ uint64_t default_capabilities() {
   return mask;
 }
 
-void apply_capabilities(uint64_t keep) {
+void drop_bounding_set(uint64_t keep) {
   for (int cap = 0; cap <= 63; ++cap) {
     if (keep & (uint64_t{1} << cap)) continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
@@ -31,10 +31,13 @@ void apply_capabilities(uint64_t keep) {
     }
   }
   sys::check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
+}
+
+void set_process_capabilities(uint64_t caps) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   for (int i = 0; i < 2; ++i) {
-    const auto word = static_cast<uint32_t>(keep >> (32 * i));
+    const auto word = static_cast<uint32_t>(caps >> (32 * i));
     data[i].effective = data[i].permitted = data[i].inheritable = word;
   }
   sys::check(::syscall(SYS_capset, &hdr, data), "capset");

@@ -11,9 +11,12 @@ namespace nrun::runtime {
 // audit_write, setfcap.
 uint64_t default_capabilities();
 
-// Drops every capability outside `keep` from the bounding set, sets the
-// effective, permitted and inheritable sets to `keep` and clears the ambient
-// set. Runs in the container's process right before execve.
-void apply_capabilities(uint64_t keep);
+// Drops every capability outside `keep` from the bounding set and clears
+// the ambient set. Needs CAP_SETPCAP: call it before switching user.
+void drop_bounding_set(uint64_t keep);
+
+// Sets the effective, permitted and inheritable sets (Docker gives root the
+// default set and a non-root user none). Runs last before execve.
+void set_process_capabilities(uint64_t caps);
 
 }  // namespace nrun::runtime

@@ -49,7 +49,10 @@ pid_t clone_init(uint64_t flags, int* pidfd) {
 
 Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& before_release) {
   auto [monitor_end, init_end] = make_sync_pair();
-  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  uint64_t flags = CLONE_NEWNS;
+  if (args.new_pid) flags |= CLONE_NEWPID;
+  if (args.new_uts) flags |= CLONE_NEWUTS;
+  if (args.new_ipc) flags |= CLONE_NEWIPC;
   if (args.new_net) flags |= CLONE_NEWNET;
   std::fflush(nullptr);  // buffered output must not be written twice
   int pidfd = -1;

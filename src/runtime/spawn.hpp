@@ -21,7 +21,12 @@ struct InitArgs {
   std::vector<std::string> env;
   uint64_t capabilities = 0;
   bool tty = false;      // init opens a pty in its own devpts and sends the master
-  bool new_net = true;   // false for --net host
+  bool new_net = true;   // a fresh network namespace (not host, not shared)
+  bool new_uts = true;   // a fresh uts namespace (not --uts host)
+  bool new_ipc = true;
+  bool new_pid = true;   // false: the monitor has joined the pid namespace to use
+  // Namespaces of another container to join after release: (fd, CLONE_NEW*).
+  std::vector<std::pair<int, int>> join;
   // stdio for the command when there is no tty (fds in the monitor, inherited)
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
   bool die_with_monitor = false;  // PR_SET_PDEATHSIG for foreground runs

@@ -1,0 +1,125 @@
+#include "runtime/process_setup.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/capabilities.hpp"
+#include "runtime/sys/error.hpp"
+
+namespace nrun::runtime {
+using sys::check;
+
+namespace {
+std::string env_path(const std::vector<std::string>& env) {
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) return e.substr(5);
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+[[noreturn]] void fail(SyncSocket& sync, int err, int code, const std::string& msg) {
+  sync.send_error(err, code, msg);
+  ::_exit(code);
+}
+
+void switch_user(const UserIds& u) {
+  check(::setgroups(u.groups.size(), u.groups.data()), "setgroups");
+  check(::setgid(u.gid), "setgid " + std::to_string(u.gid));
+  check(::setuid(u.uid), "setuid " + std::to_string(u.uid));
+}
+
+[[noreturn]] void exec_with_path_search(const ProcessSetup& p, SyncSocket& sync) {
+  std::vector<char*> argv, envp;
+  for (const auto& s : p.argv) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& s : p.env) envp.push_back(const_cast<char*>(s.c_str()));
+  envp.push_back(nullptr);
+  const std::string& cmd = p.argv.at(0);
+  if (cmd.find('/') != std::string::npos) {
+    ::execve(cmd.c_str(), argv.data(), envp.data());
+    const int e = errno;
+    fail(sync, e, e == ENOENT ? 127 : 126, "exec '" + cmd + "': " + std::strerror(e));
+  }
+  // execvpe's search, but in the container's PATH and keeping the most
+  // telling error: a file that exists but cannot run is 126, none is 127.
+  int denied = 0;
+  const std::string path = env_path(p.env);
+  for (size_t start = 0; start <= path.size();) {
+    size_t colon = path.find(':', start);
+    if (colon == std::string::npos) colon = path.size();
+    std::string dir = path.substr(start, colon - start);
+    const std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
+    ::execve(full.c_str(), argv.data(), envp.data());
+    if (errno == EACCES) {
+      denied = EACCES;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      const int e = errno;
+      fail(sync, e, 126, "exec '" + cmd + "': " + std::strerror(e));
+    }
+    start = colon + 1;
+  }
+  if (denied) fail(sync, denied, 126, "exec '" + cmd + "': permission denied");
+  fail(sync, ENOENT, 127, "executable file not found in $PATH: " + cmd);
+}
+}  // namespace
+
+sys::Fd open_pty(const std::string& ptmx, SyncSocket& sync) {
+  sys::Fd master = sys::open_path(ptmx, O_RDWR | O_NOCTTY);
+  int unlock = 0;
+  check(::ioctl(master.get(), TIOCSPTLCK, &unlock), "unlock pty");
+  const int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    const int e = errno;
+    throw sys::SysError(e, "open pty peer");
+  }
+  sync.send(SyncType::pty, master.get());
+  return sys::Fd(slave);
+}
+
+void set_session_and_stdio(const sys::Fd& pty_slave, int in, int out, int err) {
+  check(::setsid(), "setsid");
+  if (pty_slave) {
+    check(::ioctl(pty_slave.get(), TIOCSCTTY, 0), "set controlling terminal");
+    in = out = err = pty_slave.get();
+  }
+  // dup first, then dup2, in case a source fd is itself 0, 1 or 2.
+  const int fds[3] = {in, out, err};
+  int copies[3];
+  for (int i = 0; i < 3; ++i) copies[i] = static_cast<int>(check(::fcntl(fds[i], F_DUPFD_CLOEXEC, 3), "dup stdio"));
+  for (int i = 0; i < 3; ++i) check(::dup2(copies[i], i), "dup2 stdio");
+}
+
+void finish_and_exec(const ProcessSetup& p, SyncSocket& sync) {
+  try {
+    if (::chdir(p.workdir.c_str()) != 0) {
+      const int e = errno;
+      throw sys::SysError(e, "chdir to working directory '" + p.workdir + "'");
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    check(::sigprocmask(SIG_SETMASK, &none, nullptr), "reset signal mask");
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+    drop_bounding_set(p.capabilities);
+    if (p.user) switch_user(*p.user);
+    set_process_capabilities(p.user && p.user->uid != 0 ? 0 : p.capabilities);
+    // Everything but stdio closes at execve: the sync socket too, which
+    // tells the monitor the command is running.
+    check(::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
+  } catch (const std::system_error& e) {
+    fail(sync, e.code().value(), 125, e.what());
+  } catch (const std::exception& e) {
+    fail(sync, 0, 125, e.what());
+  }
+  exec_with_path_search(p, sync);
+}
+
+}  // namespace nrun::runtime

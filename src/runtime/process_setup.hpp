@@ -1,0 +1,40 @@
+// The last steps of every process nrun starts inside a container — the
+// container's init and each `nrun exec` — between joining the namespaces
+// and execve. Shared so both get the same security settings.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/sync_socket.hpp"
+#include "runtime/sys/fd.hpp"
+#include "runtime/user.hpp"
+
+namespace nrun::runtime {
+
+struct ProcessSetup {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string workdir = "/";
+  uint64_t capabilities = 0;
+  std::optional<UserIds> user;  // switch to this user (exec -u)
+};
+
+// Opens a pty from `ptmx` (the container's own devpts instance, so `tty`
+// names a path that exists inside), sends the master to the monitor and
+// returns the slave.
+sys::Fd open_pty(const std::string& ptmx, SyncSocket& sync);
+
+// Makes the process a session leader; with a pty slave, also its
+// controlling terminal and stdio. Otherwise stdio becomes in/out/err.
+void set_session_and_stdio(const sys::Fd& pty_slave, int in, int out, int err);
+
+// chdir, signal mask and dispositions reset, user, capabilities, every fd
+// but stdio closed at execve, then execve with a PATH search in the
+// container's environment. Failures go to `sync` as 126/127/125 and end the
+// process; success closes `sync` (it is O_CLOEXEC).
+[[noreturn]] void finish_and_exec(const ProcessSetup& p, SyncSocket& sync);
+
+}  // namespace nrun::runtime

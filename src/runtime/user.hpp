@@ -1,0 +1,27 @@
+// Who a process runs as inside the container: USER[:GROUP], names looked up
+// in the container's own /etc/passwd and /etc/group.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace nrun::runtime {
+
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+  std::string home = "/";
+};
+
+// Pure: `spec` is "name", "uid", "name:group", "uid:gid"; passwd and group
+// are the files' contents. A numeric uid with no passwd entry is allowed
+// (its gid is then 0, as Docker does); an unknown name is a UsageError.
+UserIds resolve_user(const std::string& spec, const std::string& passwd, const std::string& group);
+
+// Reads /etc/passwd and /etc/group of the current root (inside the
+// container's mount namespace); missing files count as empty.
+UserIds resolve_user_in_current_root(const std::string& spec);
+
+}  // namespace nrun::runtime

@@ -16,5 +16,6 @@ void add_run_commands(CLI::App& app, Globals& g);        // run, create?, start
 void add_lifecycle_commands(CLI::App& app, Globals& g);  // stop, kill, rm, prune
 void add_query_commands(CLI::App& app, Globals& g);      // ps, inspect, logs
 void add_image_commands(CLI::App& app, Globals& g);      // image import/ls/rm/export, commit
+void add_exec_commands(CLI::App& app, Globals& g);       // exec
 
 }  // namespace nrun::cli

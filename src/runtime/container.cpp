@@ -12,6 +12,7 @@
 #include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
+#include "runtime/namespaces.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
@@ -149,14 +150,6 @@ bool wait_gone(pid_t pid, uint64_t start_time, int ms) {
   return p.revents & POLLIN;
 }
 
-// A pidfd for the container's init, only if it really is that process.
-sys::Fd open_container_pidfd(const ContainerState& st) {
-  sys::Fd pidfd(sys::sys_pidfd_open(st.pid));
-  // Checked after opening: from here on the pidfd cannot name a reused pid.
-  if (!pidfd || !sys::process_matches(st.pid, st.start_time)) return sys::Fd();
-  return pidfd;
-}
-
 void wait_for_monitor(StateStore& store, const std::string& id, const ContainerState& st, int exit_code) {
   if (!wait_gone(st.monitor_pid, st.monitor_start_time, kMonitorWaitMs))
     log::warn("monitor of " + id.substr(0, 12) + " did not finish in time, ignoring");
@@ -276,14 +269,14 @@ void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
 
 void kill_container(StateStore& store, const std::string& id, int sig) {
   const ContainerRecord rec = store.load(id);
-  sys::Fd pidfd = is_alive(rec.state) ? open_container_pidfd(rec.state) : sys::Fd();
+  sys::Fd pidfd = open_init_pidfd(rec.state);
   if (!pidfd) throw sys::UsageError("container '" + rec.config.name + "' is not running");
   sys::check(sys::sys_pidfd_send_signal(pidfd.get(), sig), "signal container '" + rec.config.name + "'");
 }
 
 void stop_container(StateStore& store, const std::string& id, int timeout_secs) {
   const ContainerRecord rec = store.load(id);
-  sys::Fd pidfd = is_alive(rec.state) ? open_container_pidfd(rec.state) : sys::Fd();
+  sys::Fd pidfd = open_init_pidfd(rec.state);
   if (!pidfd) return;  // stopping a stopped container is not an error, as Docker
   int sig = SIGTERM;
   if (timeout_secs > 0 && sys::sys_pidfd_send_signal(pidfd.get(), SIGTERM) == 0) {

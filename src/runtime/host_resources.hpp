@@ -19,6 +19,10 @@ void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t i
 // holds nothing, is a no-op. Clears the module members it undid.
 void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 
+// Puts `pid` (an `nrun exec` process, before it joins the namespaces) into
+// the container's cgroups.
+void join_container_cgroups(const ContainerState& state, pid_t pid);
+
 // Facts gathered when init has exited, before teardown (OOM kill).
 void collect_exit_facts(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 

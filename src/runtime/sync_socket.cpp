@@ -15,7 +15,7 @@ std::pair<SyncSocket, SyncSocket> make_sync_pair() {
   return {SyncSocket(sys::Fd(fds[0])), SyncSocket(sys::Fd(fds[1]))};
 }
 
-static void send_message(int sock, const SyncMessage& m, int fd_to_pass) {
+static void send_datagram(int sock, const SyncMessage& m, int fd_to_pass) {
   iovec iov{const_cast<SyncMessage*>(&m), sizeof m};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -37,10 +37,12 @@ static void send_message(int sock, const SyncMessage& m, int fd_to_pass) {
   }
 }
 
+void SyncSocket::send_message(const SyncMessage& m, int fd_to_pass) { send_datagram(fd_.get(), m, fd_to_pass); }
+
 void SyncSocket::send(SyncType type, int fd_to_pass) {
   SyncMessage m;
   m.type = type;
-  send_message(fd_.get(), m, fd_to_pass);
+  send_datagram(fd_.get(), m, fd_to_pass);
 }
 
 void SyncSocket::send_error(int err, int exit_code, const std::string& text) noexcept {
@@ -50,7 +52,7 @@ void SyncSocket::send_error(int err, int exit_code, const std::string& text) noe
   m.exit_code = exit_code;
   std::strncpy(m.text, text.c_str(), sizeof m.text - 1);
   try {
-    send_message(fd_.get(), m, -1);
+    send_datagram(fd_.get(), m, -1);
   } catch (...) {
     // The monitor is gone; nobody is left to tell.
   }

@@ -17,6 +17,7 @@ enum class SyncType : uint32_t {
   go = 1,        // monitor -> init: cgroup and network are ready, continue
   pty = 2,       // init -> monitor: carries the pty master
   error = 3,     // init -> monitor: set-up or execve failed
+  child = 4,     // exec's intermediate -> nrun: the exec'd process's pid (in err)
 };
 
 struct SyncMessage {
@@ -33,6 +34,7 @@ class SyncSocket {
   explicit SyncSocket(sys::Fd fd) : fd_(std::move(fd)) {}
 
   void send(SyncType type, int fd_to_pass = -1);
+  void send_message(const SyncMessage& m, int fd_to_pass = -1);
   void send_error(int err, int exit_code, const std::string& text) noexcept;
   // Blocks for the next message; nullopt on EOF (the peer closed or exec'd).
   // A passed fd is stored in *received when given.

@@ -1,0 +1,145 @@
+#include "runtime/exec.hpp"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "runtime/capabilities.hpp"
+#include "runtime/host_resources.hpp"
+#include "runtime/launch_error.hpp"
+#include "runtime/monitor.hpp"
+#include "runtime/namespaces.hpp"
+#include "runtime/process_setup.hpp"
+#include "runtime/spawn.hpp"
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/log.hpp"
+#include "runtime/sys/syscalls.hpp"
+
+namespace nrun::runtime {
+namespace {
+using sys::check;
+
+struct ExecArgs {
+  ProcessSetup process;
+  std::string user;  // resolved inside the container, against its /etc/passwd
+  bool tty = false;
+  int in = 0, out = 1, err = 2;
+};
+
+// The process that execs, already inside every namespace (pid included).
+[[noreturn]] void exec_child(const ExecArgs& a, SyncSocket& sync) noexcept {
+  try {
+    sys::Fd pty_slave;
+    if (a.tty) pty_slave = open_pty("/dev/pts/ptmx", sync);
+    set_session_and_stdio(pty_slave, a.in, a.out, a.err);
+    ProcessSetup p = a.process;
+    if (!a.user.empty()) p.user = resolve_user_in_current_root(a.user);
+    finish_and_exec(p, sync);
+  } catch (const std::system_error& e) {
+    sync.send_error(e.code().value(), 125, e.what());
+  } catch (const std::exception& e) {
+    sync.send_error(0, 125, e.what());
+  }
+  ::_exit(125);
+}
+
+// The intermediate: joins the cgroup and namespaces, then clones the exec
+// child with CLONE_PARENT, so that it is nrun's own child (waitable) while
+// it is born inside the container's pid namespace.
+[[noreturn]] void join_and_fork(const ExecArgs& a, const NamespaceHandles& ns, const ContainerState& st,
+                                SyncSocket& sync) noexcept {
+  try {
+    // Until execve, nothing in the container may ptrace or read us.
+    check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
+    join_container_cgroups(st, ::getpid());
+    join_namespaces(ns);
+    clone_args ca{};
+    ca.flags = CLONE_PARENT;
+    const long pid = sys::sys_clone3(&ca);
+    if (pid < 0) {
+      const int e = errno;
+      throw sys::SysError(e, "clone exec process");
+    }
+    if (pid == 0) exec_child(a, sync);
+    SyncMessage m;
+    m.type = SyncType::child;
+    m.err = static_cast<int32_t>(pid);
+    sync.send_message(m);
+    ::_exit(0);
+  } catch (const std::system_error& e) {
+    sync.send_error(e.code().value(), 125, e.what());
+  } catch (const std::exception& e) {
+    sync.send_error(0, 125, e.what());
+  }
+  ::_exit(125);
+}
+}  // namespace
+
+int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& spec) {
+  const ContainerRecord rec = store.load(id);
+  if (spec.command.empty() || spec.command[0].empty()) throw sys::UsageError("no command given");
+  NamespaceHandles ns = open_namespaces(rec.state, rec.config.name);
+
+  ExecArgs a;
+  ContainerSpec env_spec = rec.config;
+  for (const auto& e : spec.env) env_spec.env.push_back(parse_env_entry(e));
+  env_spec.tty = spec.tty;
+  a.process.argv = spec.command;
+  a.process.env = effective_env(env_spec);
+  a.process.workdir = normalize_container_path(spec.workdir.empty() ? rec.config.workdir : spec.workdir);
+  a.process.capabilities = default_capabilities();
+  a.user = spec.user;
+  a.tty = spec.tty;
+  sys::Fd devnull;
+  if (!spec.interactive || spec.detach) {
+    devnull = sys::open_path("/dev/null", O_RDWR);
+    a.in = devnull.get();
+    if (spec.detach) a.out = a.err = devnull.get();
+  }
+
+  std::optional<ForwardedSignals> signals;
+  if (!spec.detach) signals.emplace();  // before fork, so no signal slips past
+  auto [ours, theirs] = make_sync_pair();
+  std::fflush(nullptr);
+  const pid_t mid = static_cast<pid_t>(check(::fork(), "fork"));
+  if (mid == 0) {
+    ours.close();
+    join_and_fork(a, ns, rec.state, theirs);
+  }
+  theirs.close();
+  ChildPid intermediate(mid, sys::Fd());
+  ChildPid child;
+  sys::Fd pty_master;
+  while (auto msg = ours.receive(&pty_master)) {
+    if (msg->type == SyncType::child) {
+      const pid_t pid = msg->err;
+      child = ChildPid(pid, sys::Fd(sys::sys_pidfd_open(pid)));
+    } else if (msg->type == SyncType::error) {
+      if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
+      throw sys::Error("exec in container '" + rec.config.name + "': " + msg->message());
+    }
+  }
+  int mid_status = 0;
+  ::waitpid(intermediate.release(), &mid_status, 0);
+  if (child.pid() <= 0 || !child.pidfd()) throw sys::Error("exec in container '" + rec.config.name + "' failed");
+  log::debug("exec'd pid " + std::to_string(child.pid()) + " in container " + rec.short_id());
+  if (spec.detach) {
+    child.release();  // runs on; reparented when we exit
+    return 0;
+  }
+  int status;
+  {
+    std::optional<RawTerminal> raw;
+    if (spec.tty && spec.interactive) raw.emplace(STDIN_FILENO);
+    status = supervise_attached(child, pty_master, *signals, spec.interactive);
+  }
+  return exit_code_from_status(status);
+}
+
+}  // namespace nrun::runtime

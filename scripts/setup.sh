@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what nrun needs to build and test (only what is missing), then
+# configures and builds it into build/. Quiet when everything is there.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+packages=(
+  build-essential cmake pkg-config
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libarchive-dev
+  busybox-static iproute2 nftables util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"

@@ -231,6 +231,16 @@ ContainerState StateStore::update(const std::string& id, const std::function<voi
   return s;
 }
 
+ContainerSpec StateStore::update_config(const std::string& id,
+                                       const std::function<void(ContainerSpec&, const ContainerState&)>& fn) {
+  auto l = lock(id, sys::FileLock::Mode::exclusive);
+  ContainerSpec spec = read_json(dir(id) / kConfigFile).get<ContainerSpec>();
+  const ContainerState s = read_json(dir(id) / kStateFile).get<ContainerState>();
+  fn(spec, s);
+  sys::write_file_atomic((dir(id) / kConfigFile).string(), json(spec).dump(2) + "\n");
+  return spec;
+}
+
 void StateStore::remove(const std::string& id) {
   // Rename first so readers never see a half-deleted record.
   const fs::path gone = containers_dir_ / (".rm-" + id);

@@ -78,6 +78,11 @@ class StateStore {
   // Read-modify-write of state.json under the record's exclusive lock.
   ContainerState update(const std::string& id, const std::function<void(ContainerState&)>& fn);
 
+  // Read-modify-write of config.json under the record's exclusive lock (nrun
+  // update); `fn` also sees the state as stored, unchecked.
+  ContainerSpec update_config(const std::string& id,
+                              const std::function<void(ContainerSpec&, const ContainerState&)>& fn);
+
   // Removes the record directory (upper layer and all). The caller makes
   // sure nothing runs.
   void remove(const std::string& id);

@@ -1,0 +1,245 @@
+#include "net/network_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/fd.hpp"
+
+namespace nrun::net {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sys::UsageError;
+
+namespace {
+constexpr size_t kMaxNameLen = 15;  // IFNAMSIZ - 1: the name is the bridge's
+constexpr const char* kDefaultBridgePrefix = "nrun";
+}  // namespace
+
+void to_json(json& j, const NetworkConfig& n) {
+  json leases = json::object();
+  for (const auto& [ip, lease] : n.ipam.leases()) leases[ip.str()] = lease;
+  j = {{"name", n.name},         {"id", n.id},
+       {"driver", "bridge"},     {"bridge", n.bridge},
+       {"subnet", n.subnet.str()}, {"gateway", n.gateway.str()},
+       {"internal", n.internal}, {"mtu", n.mtu},
+       {"created", n.created},   {"allocations", leases}};
+}
+
+void from_json(const json& j, NetworkConfig& n) {
+  j.at("name").get_to(n.name);
+  j.at("id").get_to(n.id);
+  j.at("bridge").get_to(n.bridge);
+  n.subnet = parse_cidr(j.at("subnet").get<std::string>());
+  n.gateway = parse_ipv4(j.at("gateway").get<std::string>());
+  n.internal = j.value("internal", false);
+  n.mtu = j.value("mtu", kDefaultMtu);
+  n.created = j.value("created", "");
+  n.ipam = Ipam(n.subnet, n.gateway);
+  if (j.contains("allocations"))
+    for (const auto& [ip, lease] : j.at("allocations").items())
+      n.ipam.leases()[parse_ipv4(ip)] = lease.get<Lease>();
+}
+
+bool is_valid_network_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLen || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+void check_new_network_name(const std::string& name) {
+  if (name == "none" || name == "host" || name == kDefaultNetwork)
+    throw UsageError("'" + name + "' is a predefined network mode and cannot be created");
+  if (name.size() > kMaxNameLen)
+    throw UsageError("network name '" + name + "' is too long: at most " + std::to_string(kMaxNameLen) +
+                     " characters, since it names the bridge");
+  if (!is_valid_network_name(name))
+    throw UsageError("invalid network name '" + name + "': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+}
+
+std::vector<Cidr> default_network_candidates() {
+  std::vector<Cidr> out{{Ipv4{(10u << 24) | (88u << 16)}, 16}};
+  for (uint32_t b = 17; b <= 31; ++b) out.push_back({Ipv4{(172u << 24) | (b << 16)}, 16});
+  // Then the upper half of 10/8 (user networks take 10.89-10.99).
+  for (uint32_t b = 100; b <= 255; ++b) out.push_back({Ipv4{(10u << 24) | (b << 16)}, 16});
+  return out;
+}
+
+std::vector<Cidr> user_network_candidates() {
+  std::vector<Cidr> out;
+  for (uint32_t b = 89; b <= 99; ++b)
+    for (uint32_t c = 0; c <= 255; ++c) out.push_back({Ipv4{(10u << 24) | (b << 16) | (c << 8)}, 24});
+  return out;
+}
+
+std::optional<Cidr> pick_subnet(const std::vector<Cidr>& candidates, const std::vector<Cidr>& taken) {
+  for (const auto& c : candidates)
+    if (std::none_of(taken.begin(), taken.end(), [&](const Cidr& t) { return overlaps(c, t); })) return c;
+  return std::nullopt;
+}
+
+NetworkConfig plan_network(const NewNetwork& req, const std::vector<NetworkConfig>& existing,
+                           const std::vector<Cidr>& host_routes, const std::vector<std::string>& link_names,
+                           const std::string& id, const std::string& created) {
+  const bool is_default = req.name == kDefaultNetwork;
+  if (!is_default) check_new_network_name(req.name);
+  for (const auto& n : existing)
+    if (n.name == req.name) throw UsageError("network '" + req.name + "' already exists");
+  if (req.mtu < 68 || req.mtu > 65535) throw UsageError("invalid MTU " + std::to_string(req.mtu) + ": 68-65535");
+
+  auto link_taken = [&](const std::string& n) {
+    return std::find(link_names.begin(), link_names.end(), n) != link_names.end() ||
+           std::any_of(existing.begin(), existing.end(), [&](const NetworkConfig& e) { return e.bridge == n; });
+  };
+  NetworkConfig n;
+  n.name = req.name;
+  n.id = id;
+  n.internal = req.internal;
+  n.mtu = req.mtu;
+  n.created = created;
+  if (is_default) {
+    for (int i = 0; n.bridge.empty(); ++i) {
+      const std::string candidate = kDefaultBridgePrefix + std::to_string(i);
+      if (!link_taken(candidate)) n.bridge = candidate;
+    }
+  } else {
+    if (link_taken(req.name))
+      throw UsageError("cannot create network '" + req.name + "': a network interface of that name already exists");
+    n.bridge = req.name;
+  }
+
+  if (req.subnet) {
+    const Cidr s = *req.subnet;
+    if (!s.is_network()) throw UsageError("invalid subnet '" + s.str() + "': host bits are set");
+    if (s.prefix > 30 || s.prefix < 8)
+      throw UsageError("invalid subnet '" + s.str() + "': the prefix length must be between /8 and /30");
+    for (const auto& e : existing)
+      if (overlaps(s, e.subnet))
+        throw UsageError("subnet " + s.str() + " overlaps network '" + e.name + "' (" + e.subnet.str() + ")");
+    for (const auto& r : host_routes)
+      if (overlaps(s, r))
+        throw UsageError("subnet " + s.str() + " overlaps the host's route to " + Cidr{r.network(), r.prefix}.str());
+    n.subnet = s;
+  } else {
+    std::vector<Cidr> taken = host_routes;
+    for (const auto& e : existing) taken.push_back(e.subnet);
+    const auto picked = pick_subnet(is_default ? default_network_candidates() : user_network_candidates(), taken);
+    if (!picked)
+      throw UsageError("no free subnet left for network '" + req.name + "': give one with --subnet");
+    n.subnet = *picked;
+  }
+
+  if (req.gateway) {
+    const Ipv4 gw = *req.gateway;
+    if (!n.subnet.contains(gw))
+      throw UsageError("gateway " + gw.str() + " is outside the subnet " + n.subnet.str());
+    if (gw == n.subnet.network() || gw == n.subnet.broadcast())
+      throw UsageError("gateway " + gw.str() + " is the network or broadcast address of " + n.subnet.str());
+    n.gateway = gw;
+  } else {
+    n.gateway = Ipv4{n.subnet.network().value + 1};
+  }
+  n.ipam = Ipam(n.subnet, n.gateway);
+  return n;
+}
+
+NetworkStore::NetworkStore(fs::path root) : root_(std::move(root)), dir_(root_ / "networks") {}
+
+sys::FileLock NetworkStore::lock() const {
+  fs::create_directories(dir_);
+  return sys::FileLock((dir_ / ".lock").string(), sys::FileLock::Mode::exclusive);
+}
+
+fs::path NetworkStore::path_of(const std::string& name) const { return dir_ / (name + ".json"); }
+
+std::optional<NetworkConfig> NetworkStore::try_get(const std::string& name) const {
+  if (name != kDefaultNetwork && !is_valid_network_name(name)) return std::nullopt;
+  std::string text;
+  try {
+    text = sys::read_file(path_of(name).string());
+  } catch (const sys::SysError& e) {
+    if (e.err() == ENOENT) return std::nullopt;
+    throw;
+  }
+  try {
+    return json::parse(text).get<NetworkConfig>();
+  } catch (const json::exception& e) {
+    throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
+  } catch (const UsageError& e) {
+    throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
+  }
+}
+
+NetworkConfig NetworkStore::get(const std::string& name) const {
+  if (auto n = try_get(name)) return *n;
+  throw UsageError("no such network: '" + name + "'");
+}
+
+std::vector<NetworkConfig> NetworkStore::list() const {
+  std::vector<NetworkConfig> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() <= 5 || file[0] == '.' || file.compare(file.size() - 5, 5, ".json") != 0) continue;
+    if (auto n = try_get(file.substr(0, file.size() - 5))) out.push_back(std::move(*n));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+void NetworkStore::save(const NetworkConfig& n) {
+  fs::create_directories(dir_);
+  // Atomic (temp file, rename) but not fsync'd: a lease describes a running
+  // container, and after a crash every container is gone, so losing the last
+  // change costs nothing, while two fsyncs per container would cost more
+  // than all of its netlink work (measured: ~5 ms each on this host's ext4).
+  const std::string path = path_of(n.name).string();
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    sys::Fd fd = sys::open_path(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    sys::write_all(fd.get(), json(n).dump(2) + "\n");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw sys::SysError(e, "rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+void NetworkStore::remove(const std::string& name) {
+  std::error_code ec;
+  fs::remove(path_of(name), ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw sys::SysError(ec.value(), "remove network file '" + path_of(name).string() + "'");
+}
+
+std::string random_hex_id() {
+  unsigned char bytes[32];
+  sys::Fd fd = sys::open_path("/dev/urandom", O_RDONLY);
+  if (::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes))
+    throw sys::Error("read /dev/urandom: short read");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+std::string now_rfc3339() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  tm tm;
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+  return buf;
+}
+
+}  // namespace nrun::net

@@ -1,0 +1,61 @@
+#include "runtime/networking.hpp"
+
+#include "net/nft.hpp"
+#include "runtime/sys/log.hpp"
+
+namespace nrun::runtime {
+
+bool uses_networks(const ContainerSpec& spec) { return !net::is_special_net_mode(spec.net); }
+
+std::vector<net::NetworkAttachment> attachments_of(const ContainerSpec& spec) {
+  if (!uses_networks(spec)) return {};
+  if (spec.networks.empty()) return {{spec.net, "", "", {}}};
+  return spec.networks;
+}
+
+net::ContainerNetInfo net_info(const ContainerRecord& rec) {
+  const ContainerSpec& s = rec.config;
+  return {rec.id, s.name, s.hostname, attachments_of(s), s.ports, s.dns};
+}
+
+void attach_networks(StateStore& store, const ContainerRecord& rec, pid_t init_pid, ContainerState& state) {
+  if (!uses_networks(rec.config)) return;
+  const sys::Fd netns = net::open_netns_of(init_pid);
+  net::NetworkStore networks(store.root());
+  net::LibnlRtnl host;
+  net::NftFirewall fw;
+  net::NetEnv env{networks, host, fw, store.root() / "containers"};
+  state.network = net::attach_container(env, net_info(rec), netns);
+}
+
+void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
+  // An object (even empty) is a record of what is held; null with networks
+  // in the spec means the record was lost (a monitor killed mid-setup).
+  if (state.network.is_object() && state.network.value("endpoints", nlohmann::json::array()).empty() &&
+      state.network.value("ports", nlohmann::json::array()).empty())
+    return;
+  if (state.network.is_null() && !uses_networks(rec.config)) return;
+  net::ErrorList errs;
+  errs.capture("detach container " + rec.short_id() + " from its networks", [&] {
+    std::optional<net::NetState> recorded;
+    if (state.network.is_object()) recorded = state.network.get<net::NetState>();
+    net::NetworkStore networks(store.root());
+    net::LibnlRtnl host;
+    net::NftFirewall fw;
+    net::NetEnv env{networks, host, fw, store.root() / "containers"};
+    // Once init has exited, its namespace and the veth peers in it are
+    // going away on their own.
+    net::detach_container(env, rec.id, recorded, errs, is_alive(state));
+  });
+  for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
+  if (errs.empty()) state.network = nlohmann::json::object();
+}
+
+std::vector<VolumeSpec> network_file_mounts(const StateStore& store, const ContainerRecord& rec) {
+  std::vector<VolumeSpec> out;
+  if (!uses_networks(rec.config)) return out;
+  for (const auto& [host, target] : net::container_files(store.dir(rec.id))) out.push_back({host.string(), target, false});
+  return out;
+}
+
+}  // namespace nrun::runtime

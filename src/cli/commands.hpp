@@ -16,6 +16,8 @@ void add_run_commands(CLI::App& app, Globals& g);        // run, create?, start
 void add_lifecycle_commands(CLI::App& app, Globals& g);  // stop, kill, rm, prune
 void add_query_commands(CLI::App& app, Globals& g);      // ps, inspect, logs
 void add_image_commands(CLI::App& app, Globals& g);      // image import/ls/rm/export, commit
+void add_resource_commands(CLI::App& app, Globals& g);   // stats, update
 void add_exec_commands(CLI::App& app, Globals& g);       // exec
+void add_network_commands(CLI::App& app, Globals& g);    // network create/ls/inspect/rm/connect/disconnect/prune, port
 
 }  // namespace nrun::cli

@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   cli::add_lifecycle_commands(app, g);
   cli::add_query_commands(app, g);
   cli::add_image_commands(app, g);
+  cli::add_resource_commands(app, g);
   cli::add_exec_commands(app, g);
+  cli::add_network_commands(app, g);
 
   try {
     app.parse(argc, argv);

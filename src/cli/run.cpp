@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/network_flags.hpp"
+#include "cli/resource_flags.hpp"
 #include "runtime/container.hpp"
 #include "runtime/image_store.hpp"
 #include "runtime/spec.hpp"
@@ -14,11 +16,22 @@ using namespace nrun::runtime;
 namespace {
 struct RunOptions {
   bool detach = false, interactive = false, tty = false, remove = false, read_only = false;
-  std::string name, hostname, workdir = "/", net = "none";
+  std::string name, hostname, workdir = "/";
+  NetworkFlags network;
+  std::string pid_mode, ipc_mode, uts_mode;
   std::vector<std::string> env, env_files, volumes;
+  ResourceFlags resources;
 };
 
-ContainerSpec build_spec(const RunOptions& o, const std::vector<std::string>& words, ImageStore& images) {
+// "container:NAME" -> "container:<id>", so the link survives renames and
+// names the exact container.
+std::string resolve_shared(const StateStore& store, const std::string& mode) {
+  const std::string ref = shared_container_of(mode);
+  return ref.empty() ? mode : "container:" + store.resolve(ref);
+}
+
+ContainerSpec build_spec(const RunOptions& o, const std::vector<std::string>& words, ImageStore& images,
+                         const StateStore& store) {
   ContainerSpec spec;
   auto split = split_image_and_command(
       words, [&](const std::string& w) { return ImageStore::is_valid_name(w) && images.try_get(w).has_value(); },
@@ -28,7 +41,7 @@ ContainerSpec build_spec(const RunOptions& o, const std::vector<std::string>& wo
   spec.name = o.name;
   spec.hostname = o.hostname;
   spec.workdir = o.workdir;
-  spec.net = o.net;
+  apply_network_flags(o.network, spec);
   spec.tty = o.tty;
   spec.interactive = o.interactive;
   spec.remove = o.remove;
@@ -37,8 +50,16 @@ ContainerSpec build_spec(const RunOptions& o, const std::vector<std::string>& wo
     for (auto& e : read_env_file(f)) spec.env.push_back(std::move(e));
   for (const auto& e : o.env) spec.env.push_back(parse_env_entry(e));
   for (const auto& v : o.volumes) spec.volumes.push_back(parse_volume(v));
+  spec.resources = to_resources(o.resources);
+  spec.pid_mode = o.pid_mode;
+  spec.ipc_mode = o.ipc_mode;
+  spec.uts_mode = o.uts_mode;
   validate(spec);
+  spec.net = resolve_shared(store, spec.net);
+  spec.pid_mode = resolve_shared(store, spec.pid_mode);
+  spec.ipc_mode = resolve_shared(store, spec.ipc_mode);
   images.get(spec.image);  // unknown image: fail before anything exists
+  check_network_flags(spec, store.root());
   return spec;
 }
 }  // namespace
@@ -58,7 +79,11 @@ void add_run_commands(CLI::App& app, Globals& g) {
   run->add_option("--env-file", opts->env_files, "Read KEY=VALUE lines from a file")->allow_extra_args(false);
   run->add_option("-w,--workdir", opts->workdir, "Working directory inside the container");
   run->add_option("-v,--volume", opts->volumes, "Bind mount HOST:CONTAINER[:ro] (repeatable)")->allow_extra_args(false);
-  run->add_option("--net,--network", opts->net, "Network mode: none or host");
+  add_network_flags(run, opts->network);
+  add_resource_flags(run, opts->resources);
+  run->add_option("--pid", opts->pid_mode, "PID namespace: host or container:NAME");
+  run->add_option("--ipc", opts->ipc_mode, "IPC namespace: host or container:NAME");
+  run->add_option("--uts", opts->uts_mode, "UTS namespace: host");
   run->footer(
       "\nThe first word is the image when a local image has that name; otherwise the\n"
       "default image 'busybox' is used and every word is the command.\n\n"
@@ -70,7 +95,7 @@ void add_run_commands(CLI::App& app, Globals& g) {
   run->callback([&g, opts, run] {
     StateStore store(g.root);
     ImageStore images(g.root);
-    const ContainerSpec spec = build_spec(*opts, run->remaining(), images);
+    const ContainerSpec spec = build_spec(*opts, run->remaining(), images, store);
     const ContainerRecord rec = store.create(spec);
     if (opts->detach) {
       start_detached({store, images}, rec.id, /*remove_on_failure=*/true);

@@ -1,6 +1,7 @@
 #include "runtime/container.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,8 +13,11 @@
 #include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
+#include "runtime/networking.hpp"
 #include "runtime/namespaces.hpp"
+#include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
+#include "runtime/shared_namespaces.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
@@ -35,7 +39,8 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
   const ImageInfo image = s.images.get(rec.config.image);
   const fs::path dir = s.containers.dir(rec.id);
   for (const char* sub : {"upper", "work", "rootfs"}) fs::create_directories(dir / sub);
-  const RootfsInput in{image.layers, (dir / "upper").string(), (dir / "work").string(), (dir / "rootfs").string()};
+  const RootfsInput in{image.layers, (dir / "upper").string(), (dir / "work").string(), (dir / "rootfs").string(),
+                       network_file_mounts(s.containers, rec)};
   InitArgs a;
   a.rootfs = build_mount_plan(rec.config, in);
   a.hostname = rec.config.hostname;
@@ -43,7 +48,7 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
   a.env = effective_env(rec.config);
   a.capabilities = default_capabilities();
   a.tty = rec.config.tty;
-  a.new_net = rec.config.net != "host";
+  a.window = caller_window_size();
   a.stdin_fd = io.in;
   a.stdout_fd = io.out;
   a.stderr_fd = io.err;
@@ -54,7 +59,9 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
 // Clones the container, sets up what it holds on the host while init
 // waits, and records it as running.
 Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
-  const InitArgs args = make_init_args(s, rec, io);
+  InitArgs args = make_init_args(s, rec, io);
+  const SharedNamespaces shared = plan_shared_namespaces(s.containers, rec.config, args);
+  if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
   ContainerState held;
   bool holding = false;
   try {
@@ -300,6 +307,10 @@ void stop_container(StateStore& store, const std::string& id, int timeout_secs) 
 void remove_container(StateStore& store, const std::string& id, bool force) {
   const ContainerRecord rec = store.load(id);
   if (is_alive(rec.state)) {
+    const auto sharers = containers_sharing(store, id);
+    if (!sharers.empty() && !force)
+      throw sys::UsageError("cannot remove container '" + rec.config.name + "': container '" + sharers[0] +
+                            "' shares its namespaces; stop it first or use -f");
     if (!force)
       throw sys::UsageError("cannot remove running container '" + rec.config.name +
                             "': stop it first or use -f");

@@ -29,6 +29,7 @@ struct ExecArgs {
   ProcessSetup process;
   std::string user;  // resolved inside the container, against its /etc/passwd
   bool tty = false;
+  winsize window{};
   int in = 0, out = 1, err = 2;
 };
 
@@ -36,7 +37,7 @@ struct ExecArgs {
 [[noreturn]] void exec_child(const ExecArgs& a, SyncSocket& sync) noexcept {
   try {
     sys::Fd pty_slave;
-    if (a.tty) pty_slave = open_pty("/dev/pts/ptmx", sync);
+    if (a.tty) pty_slave = open_pty("/dev/pts/ptmx", a.window, sync);
     set_session_and_stdio(pty_slave, a.in, a.out, a.err);
     ProcessSetup p = a.process;
     if (!a.user.empty()) p.user = resolve_user_in_current_root(a.user);
@@ -96,6 +97,7 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   a.process.capabilities = default_capabilities();
   a.user = spec.user;
   a.tty = spec.tty;
+  a.window = caller_window_size();
   sys::Fd devnull;
   if (!spec.interactive || spec.detach) {
     devnull = sys::open_path("/dev/null", O_RDWR);

@@ -1,13 +1,24 @@
 #include "runtime/host_resources.hpp"
 
+#include "runtime/cgroup.hpp"
+#include "runtime/networking.hpp"
+
 namespace nrun::runtime {
 
-void setup_host_resources(StateStore&, const ContainerRecord&, pid_t, ContainerState&) {}
+void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t init_pid, ContainerState& state) {
+  cgroups_setup(rec, init_pid, state);
+  attach_networks(store, rec, init_pid, state);
+}
 
-void teardown_host_resources(StateStore&, const ContainerRecord&, ContainerState&) noexcept {}
+void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
+  detach_networks(store, rec, state);
+  cgroups_teardown(state);
+}
 
-void join_container_cgroups(const ContainerState&, pid_t) {}
+void join_container_cgroups(const ContainerState& state, pid_t pid) { join_container_cgroup(state, pid); }
 
-void collect_exit_facts(StateStore&, const ContainerRecord&, ContainerState&) noexcept {}
+void collect_exit_facts(StateStore&, const ContainerRecord&, ContainerState& state) noexcept {
+  cgroups_collect_exit_facts(state);
+}
 
 }  // namespace nrun::runtime

@@ -28,7 +28,7 @@ void init_container(const InitArgs& a, SyncSocket& sync) {
   if (a.new_net) net::bring_up_loopback();
   apply_before_pivot(a.rootfs);
   sys::Fd pty_slave;
-  if (a.tty) pty_slave = open_pty(a.rootfs.rootfs + "/dev/pts/ptmx", sync);
+  if (a.tty) pty_slave = open_pty(a.rootfs.rootfs + "/dev/pts/ptmx", a.window, sync);
   pivot_into(a.rootfs.rootfs);
   apply_after_pivot(a.rootfs);
   if (a.new_uts) check(::sethostname(a.hostname.data(), a.hostname.size()), "sethostname");

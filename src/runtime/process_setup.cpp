@@ -72,10 +72,20 @@ void switch_user(const UserIds& u) {
 }
 }  // namespace
 
-sys::Fd open_pty(const std::string& ptmx, SyncSocket& sync) {
+winsize caller_window_size() {
+  winsize ws{};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) {
+    ws.ws_row = 24;
+    ws.ws_col = 80;
+  }
+  return ws;
+}
+
+sys::Fd open_pty(const std::string& ptmx, const winsize& size, SyncSocket& sync) {
   sys::Fd master = sys::open_path(ptmx, O_RDWR | O_NOCTTY);
   int unlock = 0;
   check(::ioctl(master.get(), TIOCSPTLCK, &unlock), "unlock pty");
+  check(::ioctl(master.get(), TIOCSWINSZ, &size), "set pty window size");
   const int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) {
     const int e = errno;

@@ -2,6 +2,7 @@
 // container's init and each `nrun exec` — between joining the namespaces
 // and execve. Shared so both get the same security settings.
 #pragma once
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -23,9 +24,13 @@ struct ProcessSetup {
 };
 
 // Opens a pty from `ptmx` (the container's own devpts instance, so `tty`
-// names a path that exists inside), sends the master to the monitor and
-// returns the slave.
-sys::Fd open_pty(const std::string& ptmx, SyncSocket& sync);
+// names a path that exists inside) with the caller's window size set before
+// the command can ask for it, sends the master to the monitor and returns
+// the slave.
+sys::Fd open_pty(const std::string& ptmx, const winsize& size, SyncSocket& sync);
+
+// The window size of nrun's own terminal (stdin), or 24x80 without one.
+winsize caller_window_size();
 
 // Makes the process a session leader; with a pty slave, also its
 // controlling terminal and stdio. Otherwise stdio becomes in/out/err.

@@ -102,9 +102,13 @@ RootfsPlan build_mount_plan(const ContainerSpec& spec, const RootfsInput& in) {
   m.push_back(symlink_step("/proc/self/fd/2", "/dev/stderr"));
   m.push_back(symlink_step("pts/ptmx", "/dev/ptmx"));
   m.push_back(fs_mount("devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"));
+  // With --ipc container:X, SysV IPC and mqueues are X's; /dev/shm stays the
+  // container's own: a mount of another mount namespace cannot be bound here.
   m.push_back(fs_mount("tmpfs", "/dev/shm", kNoSuidDevExec, "mode=1777,size=65536k"));
   m.push_back(fs_mount("mqueue", "/dev/mqueue", kNoSuidDevExec));
-  for (const auto& v : spec.volumes) {
+  std::vector<VolumeSpec> binds = in.files;  // a user's volume may cover a generated file
+  binds.insert(binds.end(), spec.volumes.begin(), spec.volumes.end());
+  for (const auto& v : binds) {
     MountStep s;
     s.kind = MountStep::Kind::bind;
     s.source = v.host;

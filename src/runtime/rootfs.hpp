@@ -44,6 +44,7 @@ struct RootfsPlan {
 struct RootfsInput {
   std::vector<std::string> layers;  // bottom first
   std::string upper, work, rootfs;
+  std::vector<VolumeSpec> files;  // generated files (/etc/hosts, ...) bound before the volumes
 };
 
 // Pure: the complete list of mounts for a container.

@@ -2,6 +2,7 @@
 // the sync socket until the monitor has set up what lives outside
 // (cgroup, network), then releasing it to mount its rootfs and execve.
 #pragma once
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -21,6 +22,7 @@ struct InitArgs {
   std::vector<std::string> env;
   uint64_t capabilities = 0;
   bool tty = false;      // init opens a pty in its own devpts and sends the master
+  winsize window{};      // its initial size
   bool new_net = true;   // a fresh network namespace (not host, not shared)
   bool new_uts = true;   // a fresh uts namespace (not --uts host)
   bool new_ipc = true;

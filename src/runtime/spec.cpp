@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "net/network_store.hpp"
 #include "runtime/sys/error.hpp"
 
 namespace nrun::runtime {
@@ -110,7 +111,24 @@ bool is_valid_hostname(const std::string& name) {
   return true;
 }
 
+std::string shared_container_of(const std::string& mode) {
+  constexpr std::string_view kPrefix = "container:";
+  return mode.rfind(kPrefix, 0) == 0 ? mode.substr(kPrefix.size()) : "";
+}
+
+namespace {
+void validate_namespace_mode(const char* flag, const std::string& mode, bool container_allowed) {
+  if (mode.empty() || mode == "host") return;
+  if (container_allowed && !shared_container_of(mode).empty()) return;
+  throw UsageError(std::string("invalid ") + flag + " '" + mode + "': " +
+                   (container_allowed ? "host or container:NAME" : "only host"));
+}
+}  // namespace
+
 void validate(const ContainerSpec& spec) {
+  validate_namespace_mode("--pid", spec.pid_mode, true);
+  validate_namespace_mode("--ipc", spec.ipc_mode, true);
+  validate_namespace_mode("--uts", spec.uts_mode, false);
   if (!spec.name.empty() && !is_valid_container_name(spec.name))
     throw UsageError("invalid container name '" + spec.name + "': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   if (!spec.hostname.empty() && !is_valid_hostname(spec.hostname))
@@ -120,8 +138,14 @@ void validate(const ContainerSpec& spec) {
     throw UsageError("working directory '" + spec.workdir + "' must be absolute");
   normalize_container_path(spec.workdir);
   for (const auto& e : spec.env) parse_env_entry(e);
-  if (spec.net != "none" && spec.net != "host")
-    throw UsageError("unsupported network mode '" + spec.net + "' (none or host)");
+  if (spec.net.rfind("container:", 0) == 0 ? shared_container_of(spec.net).empty()
+                                            : !net::is_special_net_mode(spec.net) && spec.net != net::kDefaultNetwork &&
+                                                  !net::is_valid_network_name(spec.net))
+    throw UsageError("invalid network mode '" + spec.net + "' (bridge, none, host, container:NAME or a network name)");
+  net::validate_network_options(spec.net, spec.networks.empty() && !net::is_special_net_mode(spec.net)
+                                              ? std::vector<net::NetworkAttachment>{{spec.net, "", "", {}}}
+                                              : spec.networks,
+                                spec.ports, spec.dns);
   std::vector<std::string> targets;
   for (const auto& v : spec.volumes) {
     struct stat st;
@@ -163,7 +187,8 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
   j = {{"name", s.name},       {"image", s.image},   {"command", s.command},     {"hostname", s.hostname},
        {"env", s.env},         {"workdir", s.workdir}, {"volumes", s.volumes}, {"net", s.net},
        {"tty", s.tty},         {"interactive", s.interactive}, {"remove", s.remove}, {"read_only", s.read_only},
-       {"resources", s.resources}};
+       {"resources", s.resources}, {"pid_mode", s.pid_mode}, {"ipc_mode", s.ipc_mode},
+       {"uts_mode", s.uts_mode},   {"networks", s.networks}, {"ports", s.ports}, {"dns", s.dns}};
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
   j.at("name").get_to(s.name);
@@ -174,11 +199,17 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
   s.workdir = j.value("workdir", "/");
   s.volumes = j.value("volumes", std::vector<VolumeSpec>{});
   s.net = j.value("net", "none");
+  s.networks = j.value("networks", std::vector<net::NetworkAttachment>{});
+  s.ports = j.value("ports", std::vector<net::PortSpec>{});
+  s.dns = j.value("dns", std::vector<std::string>{});
   s.tty = j.value("tty", false);
   s.interactive = j.value("interactive", false);
   s.remove = j.value("remove", false);
   s.read_only = j.value("read_only", false);
   if (j.contains("resources")) j.at("resources").get_to(s.resources);
+  s.pid_mode = j.value("pid_mode", "");
+  s.ipc_mode = j.value("ipc_mode", "");
+  s.uts_mode = j.value("uts_mode", "");
 }
 
 }  // namespace nrun::runtime

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "net/options.hpp"
 #include "runtime/resources.hpp"
 
 namespace nrun::runtime {
@@ -26,13 +27,25 @@ struct ContainerSpec {
   std::vector<std::string> env;      // KEY=VALUE, user entries override defaults
   std::string workdir = "/";
   std::vector<VolumeSpec> volumes;
-  std::string net = "none";  // none | host
+  // Network mode: "bridge" (the default network), a user network's name,
+  // none, host or container:<id>. For the network modes, `networks` lists
+  // every network joined, eth0 first (empty: just `net`).
+  std::string net = "bridge";
+  std::vector<net::NetworkAttachment> networks;
+  std::vector<net::PortSpec> ports;  // -p / -P
+  std::vector<std::string> dns;      // --dns
   bool tty = false;
   bool interactive = false;
   bool remove = false;     // --rm
   bool read_only = false;  // --read-only rootfs
   Resources resources;     // cgroup limits
+  // Namespace sharing, as Docker spells it: "" (private), "host", or
+  // "container:<id>" (the CLI resolves a name to the id). uts takes only host.
+  std::string pid_mode, ipc_mode, uts_mode;
 };
+
+// "container:<ref>" -> "<ref>"; empty when the mode is not a container's.
+std::string shared_container_of(const std::string& mode);
 
 // Parses HOST:CTR[:ro|rw]; a relative host path is made absolute against cwd.
 VolumeSpec parse_volume(const std::string& arg);

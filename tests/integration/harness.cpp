@@ -507,6 +507,16 @@ void NrunTest::TearDown() {
 
   check_nothing_left();
 
+  // Networks the test made (the default one included) go with the root:
+  // their bridges live in the shared test namespace, not under the root.
+  const RunResult nets = nrun({"network", "ls", "-q"});
+  if (nets.exit_code == 0)
+    for (const auto& n : lines(nets.out))
+      if (!trim(n).empty()) {
+        const RunResult rm = nrun({"network", "rm", trim(n)});
+        EXPECT_EQ(rm.exit_code, 0) << "teardown: nrun network rm " << trim(n) << ":\n" << rm;
+      }
+
   // Mounts under the root that should not exist (reported above) would keep
   // remove_all from finishing, or let it reach through a bind mount.
   auto mounts = own_mounts_mentioning(root_.string());

@@ -106,7 +106,7 @@ TEST(Spec, ValidateRejects) {
   s.workdir = "relative";
   EXPECT_THROW(validate(s), UsageError);
   s = minimal();
-  s.net = "bogus";
+  s.net = "bad/name";
   EXPECT_THROW(validate(s), UsageError);
   s = minimal();
   s.volumes.push_back({"/nonexistent/nrun/source", "/x", false});

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
 
 #include "runtime/sys/error.hpp"
 
@@ -36,9 +35,9 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(tmp.c_str());
     throw SysError(e, "rename '" + tmp + "' to '" + path + "'");
   }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  Fd dfd = open_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
-  ::fsync(dfd.get());  // best effort: the rename is already visible
+  // No fsync of the directory: after a crash the rename may be lost, which
+  // leaves the previous complete file, and readers reconcile records with
+  // the live processes (pid, start time, boot id) anyway.
 }
 
 }  // namespace nrun::sys

@@ -19,7 +19,7 @@ class FileLock {
 };
 
 // Writes `data` to `path` atomically: temp file in the same directory, fsync,
-// rename, fsync of the directory.
+// rename. Readers see the old or the new content, never a mix.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 
 }  // namespace nrun::sys

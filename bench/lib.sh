@@ -1,0 +1,23 @@
+# Shared by the bench scripts (sourced).
+
+# write_section NAME FILE: replaces the section of bench/RESULTS.md between
+# "<!-- NAME -->" and "<!-- /NAME -->" with the contents of FILE (appends it
+# when missing), so each benchmark owns its part of one results page.
+write_section() {
+  local name=$1 body=$2 results
+  results="$(dirname "${BASH_SOURCE[0]}")/RESULTS.md"
+  [[ -f "$results" ]] || printf '# Benchmark results\n' >"$results"
+  python3 - "$results" "$name" "$body" <<'PY'
+import re, sys
+path, name, body = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip() + "\n"
+text = open(path).read()
+block = f"<!-- {name} -->\n{body}<!-- /{name} -->\n"
+pattern = re.compile(rf"<!-- {re.escape(name)} -->\n.*?<!-- /{re.escape(name)} -->\n", re.S)
+text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+open(path, "w").write(text)
+PY
+}
+
+# mean_ms JSON NAME: a hyperfine result's mean in milliseconds.
+mean_ms() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean * 1000' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -50,14 +50,14 @@ std::unique_ptr<Cgroup> cgroup_from_json(const nlohmann::json& j) {
   throw sys::Error("unknown cgroup driver '" + driver + "' in the container's state");
 }
 
-void cgroups_setup(const ContainerRecord& rec, pid_t init_pid, ContainerState& state) {
+std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerState& state) {
   const Resources& limits = rec.config.resources;
   const CgroupLayout layout = host_cgroup_layout();
   auto cg = make_container_cgroup(layout, rec.id);
   if (!cg) {
     if (limits.any()) throw sys::Error("cannot apply resource limits: no cgroup hierarchy is mounted on this host");
     log::debug("no cgroup hierarchy mounted; container " + rec.short_id() + " gets no cgroup");
-    return;
+    return {};
   }
   try {
     cg->create(limits);
@@ -66,12 +66,12 @@ void cgroups_setup(const ContainerRecord& rec, pid_t init_pid, ContainerState& s
     // make one (read-only cgroupfs, no delegation) still runs containers.
     if (limits.any() || !is_permission_error(e)) throw;
     log::debug("no cgroup for container " + rec.short_id() + ": " + sys::describe(e) + ", ignoring");
-    return;
+    return {};
   }
-  sys::ScopeGuard undo([&] { cg->remove(); });
-  cg->add_process(init_pid);
-  undo.dismiss();
   state.cgroup = cg->to_json();
+  std::vector<std::string> files;
+  for (const auto& f : cg->procs_files()) files.push_back(f.string());
+  return files;
 }
 
 void cgroups_teardown(ContainerState& state) noexcept {

@@ -67,6 +67,12 @@ class CgroupV1 final : public Cgroup {
     for (const auto& dir : unique_dirs()) cgroupfs::write(dir / "cgroup.procs", std::to_string(pid));
   }
 
+  std::vector<fs::path> procs_files() const override {
+    std::vector<fs::path> files;
+    for (const auto& dir : unique_dirs()) files.push_back(dir / "cgroup.procs");
+    return files;
+  }
+
   void update(const Resources& r) override {
     const auto writes = cgroup_v1_writes(r, WriteMode::update);
     check_controllers(writes);

@@ -63,46 +63,41 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
   const SharedNamespaces shared = plan_shared_namespaces(s.containers, rec.config, args);
   if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
   ContainerState held;
-  bool holding = false;
   try {
+    args.cgroup_procs = prepare_host_resources(s.containers, rec, held);
     Spawned sp = spawn_container(args, [&](pid_t pid) {
-      holding = true;
       setup_host_resources(s.containers, rec, pid, held);
-      // Recorded before init runs, so a monitor killed from here on leaves a
-      // record that rm can undo.
+      // One write records the run and what it holds before init runs, so a
+      // monitor killed from here on leaves a record that rm can undo.
+      const auto start_time = sys::try_process_start_time(pid).value_or(0);
+      const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
       s.containers.update(rec.id, [&](ContainerState& st) {
+        st.status = Status::running;
+        st.pid = pid;
+        st.start_time = start_time;
+        st.monitor_pid = ::getpid();
+        st.monitor_start_time = monitor_start;
+        st.started_at = now_rfc3339();
+        st.finished_at.clear();
+        st.exit_code = 0;
+        st.oom_killed = false;
+        st.boot_id = sys::boot_id();
+        st.error.clear();
         st.cgroup = held.cgroup;
         st.network = held.network;
       });
     });
-    const pid_t pid = sp.init.pid();
-    const auto start_time = sys::try_process_start_time(pid).value_or(0);
-    const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
-    s.containers.update(rec.id, [&](ContainerState& st) {
-      st.status = Status::running;
-      st.pid = pid;
-      st.start_time = start_time;
-      st.monitor_pid = ::getpid();
-      st.monitor_start_time = monitor_start;
-      st.started_at = now_rfc3339();
-      st.finished_at.clear();
-      st.exit_code = 0;
-      st.oom_killed = false;
-      st.boot_id = sys::boot_id();
-      st.error.clear();
-    });
-    log::debug("container " + rec.short_id() + " running as pid " + std::to_string(pid));
+    log::debug("container " + rec.short_id() + " running as pid " + std::to_string(sp.init.pid()));
     return sp;
   } catch (...) {
-    if (holding) {
-      teardown_host_resources(s.containers, rec, held);
-      try {
-        s.containers.update(rec.id, [&](ContainerState& st) {
-          st.cgroup = held.cgroup;
-          st.network = held.network;
-        });
-      } catch (...) {
-      }
+    teardown_host_resources(s.containers, rec, held);  // a no-op for what was not made
+    try {
+      s.containers.update(rec.id, [&](ContainerState& st) {
+        st.cgroup = held.cgroup;
+        st.network = held.network;
+      });
+    } catch (...) {
+      // The record may be gone already (rm -f); nothing is held any more.
     }
     throw;
   }

@@ -5,8 +5,11 @@
 
 namespace nrun::runtime {
 
+std::vector<std::string> prepare_host_resources(StateStore&, const ContainerRecord& rec, ContainerState& state) {
+  return cgroups_prepare(rec, state);
+}
+
 void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t init_pid, ContainerState& state) {
-  cgroups_setup(rec, init_pid, state);
   attach_networks(store, rec, init_pid, state);
 }
 

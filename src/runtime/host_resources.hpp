@@ -7,9 +7,18 @@
 #pragma once
 #include <sys/types.h>
 
+#include <string>
+#include <vector>
+
 #include "runtime/state.hpp"
 
 namespace nrun::runtime {
+
+// Called before init is cloned: makes what needs no process (the cgroup
+// with its limits). Returns the cgroup.procs files init joins itself
+// through. Throws after undoing its own partial work; fills `state`.
+std::vector<std::string> prepare_host_resources(StateStore& store, const ContainerRecord& rec,
+                                                ContainerState& state);
 
 // Called with init held before its rootfs is mounted. Throws on failure,
 // after undoing its own partial work. Fills the module members of `state`.

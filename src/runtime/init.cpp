@@ -11,6 +11,7 @@
 #include "runtime/rootfs.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/sys/fd.hpp"
 
 namespace nrun::runtime {
 namespace {
@@ -18,7 +19,15 @@ using sys::check;
 
 void init_container(const InitArgs& a, SyncSocket& sync) {
   if (a.die_with_monitor) check(::prctl(PR_SET_PDEATHSIG, SIGKILL), "set parent death signal");
-  // Wait until the monitor has placed us in our cgroup and network.
+  // Join our cgroup ourselves, while the monitor builds the network.
+  for (const auto& procs : a.cgroup_procs) {
+    try {
+      sys::write_file(procs, "0");
+    } catch (const sys::SysError& e) {
+      throw sys::SysError(e.err(), "join cgroup '" + procs + "'");
+    }
+  }
+  // Wait until the monitor has built our network.
   auto go = sync.receive();
   if (!go || go->type != SyncType::go) ::_exit(125);  // the monitor gave up on us
   for (const auto& [fd, nstype] : a.join)

@@ -27,6 +27,8 @@ struct InitArgs {
   bool new_uts = true;   // a fresh uts namespace (not --uts host)
   bool new_ipc = true;
   bool new_pid = true;   // false: the monitor has joined the pid namespace to use
+  // cgroup.procs files init writes itself into, first thing after clone.
+  std::vector<std::string> cgroup_procs;
   // Namespaces of another container to join after release: (fd, CLONE_NEW*).
   std::vector<std::pair<int, int>> join;
   // stdio for the command when there is no tty (fds in the monitor, inherited)

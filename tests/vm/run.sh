@@ -14,30 +14,40 @@
 # the guest printed "NRUN-VM: PASS", 1 otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-nrun=${1:?usage: run.sh NRUN_BINARY}
-nrun=$(readlink -f "$nrun")
 cache=${NRUN_VM_CACHE:-/var/cache/nrun-vm}
 kernel_pkg=${NRUN_VM_KERNEL_PKG:-linux-image-cloud-amd64}
 
 skip() { echo "vm: skipped: $*"; exit 77; }
 
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null; then
-  [[ ${NRUN_VM_INSTALL:-0} == 1 ]] || skip "qemu-system-x86_64 or cpio missing (NRUN_VM_INSTALL=1 installs them)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 cpio >/dev/null
-fi
-busybox=$(command -v busybox || true)
-[[ -n $busybox ]] || skip "no busybox (busybox-static)"
-
 # The kernel: the newest linux-image-*-cloud-amd64 the metapackage names.
-mkdir -p "$cache"
-if ! ls "$cache"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
+# Fetched outside the tests' throwaway network namespace (scripts/setup.sh
+# calls `run.sh --fetch`), where the package mirror is reachable.
+fetch_kernel() {
+  mkdir -p "$cache"
+  ls "$cache"/kernel/boot/vmlinuz-* >/dev/null 2>&1 && return 0
   real_pkg=$(apt-cache depends "$kernel_pkg" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
   [[ -n $real_pkg ]] || skip "apt knows no $kernel_pkg (run apt-get update)"
   (cd "$cache" && apt-get download "$real_pkg" >/dev/null 2>&1) || skip "cannot download $real_pkg"
   rm -rf "$cache/kernel"
   dpkg-deb -x "$cache"/"$real_pkg"_*.deb "$cache/kernel"
   rm -f "$cache"/"$real_pkg"_*.deb
+}
+if [[ ${1:-} == --fetch ]]; then
+  fetch_kernel
+  exit 0
 fi
+nrun=${1:?usage: run.sh NRUN_BINARY | run.sh --fetch}
+nrun=$(readlink -f "$nrun")
+
+
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null; then
+  [[ ${NRUN_VM_INSTALL:-0} == 1 ]] || skip "qemu-system-x86_64 or cpio missing (NRUN_VM_INSTALL=1 installs them)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 cpio >/dev/null
+fi
+fetch_kernel
+busybox=$(command -v busybox || true)
+[[ -n $busybox ]] || skip "no busybox (busybox-static)"
+
 vmlinuz=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
 overlay_ko=$(find "$cache/kernel/lib/modules" -name 'overlay.ko*' | head -1)
 [[ -n $overlay_ko ]] || skip "no overlay module in the kernel package"

@@ -3,6 +3,8 @@
 // container's status).
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "runtime/launch_error.hpp"
@@ -11,6 +13,48 @@
 
 namespace {
 constexpr int kNrunFailed = 125;
+
+// Command groups by their top-level words. Only the group of the command
+// being run is registered: building every subcommand's options costs more
+// than `nrun exec` itself. Help, and a word nobody owns, register them all.
+struct CommandGroup {
+  std::vector<std::string_view> words;
+  void (*add)(CLI::App&, nrun::cli::Globals&);
+};
+const std::vector<CommandGroup>& command_groups() {
+  using namespace nrun::cli;
+  static const std::vector<CommandGroup> kGroups = {
+      {{"run", "start"}, add_run_commands},
+      {{"stop", "kill", "rm", "prune"}, add_lifecycle_commands},
+      {{"ps", "inspect", "logs"}, add_query_commands},
+      {{"image", "commit"}, add_image_commands},
+      {{"stats", "update"}, add_resource_commands},
+      {{"exec"}, add_exec_commands},
+      {{"network", "port"}, add_network_commands},
+  };
+  return kGroups;
+}
+
+// The first word after nrun's own options, or "" when there is none.
+std::string_view command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--root" || a == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    return a;
+  }
+  return "";
+}
+
+void register_commands(CLI::App& app, nrun::cli::Globals& g, std::string_view word) {
+  for (const auto& group : command_groups())
+    for (const auto w : group.words)
+      if (w == word) return group.add(app, g);
+  for (const auto& group : command_groups()) group.add(app, g);
+}
 
 void print_error(const std::exception& e) { nrun::log::error(nrun::sys::describe(e)); }
 }  // namespace
@@ -30,13 +74,7 @@ int main(int argc, char** argv) {
   app.footer("Run 'nrun COMMAND --help' for more information on a command.");
   app.parse_complete_callback([&] { log::set_level(log::parse_level(g.log_level)); });
 
-  cli::add_run_commands(app, g);
-  cli::add_lifecycle_commands(app, g);
-  cli::add_query_commands(app, g);
-  cli::add_image_commands(app, g);
-  cli::add_resource_commands(app, g);
-  cli::add_exec_commands(app, g);
-  cli::add_network_commands(app, g);
+  register_commands(app, g, command_word(argc, argv));
 
   try {
     app.parse(argc, argv);

@@ -52,7 +52,7 @@ n run --rm --net none busybox true
 
 report="$out/net.md"
 {
-  echo "# nrun networking cost per container"
+  echo "## net: networking cost per container (bench/bench_net.sh)"
   echo
   echo "$(uname -r), $(nproc) CPUs, $runs runs per cell, medians in ms; $(date -u +%F)"
   echo
@@ -80,4 +80,7 @@ for want in $counts; do
   echo "$line" | tee -a "$report"
 done
 echo
-echo "bench_net.sh: wrote $report"
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+write_section net "$report"
+echo "bench_net.sh: wrote $report and its section of bench/RESULTS.md"

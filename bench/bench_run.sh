@@ -167,8 +167,10 @@ tree=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "no commit")
 crun_note=""
 ((${#crun_wrap[@]} == 0)) || crun_note="
 - crun 1.8 refuses this hybrid cgroup layout, so its runs had /sys/fs/cgroup/unified hidden under a tmpfs (in their own mount namespace)"
-cat >"$repo/bench/RESULTS.md" <<EOF
-# bench_run results
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+cat >"$work/section.md" <<EOF
+## run: start-up of a container
 
 Made by \`bench/bench_run.sh --runs $runs --warmup $warmup\` on $(date -u +%Y-%m-%dT%H:%M:%SZ),
 inside \`unshare --net --mount\`.
@@ -192,4 +194,5 @@ $ratios
 
 Means, minima and maxima over $runs runs; \`bench/out/run.json\` has hyperfine's raw numbers.
 EOF
-echo "bench: wrote bench/RESULTS.md"
+write_section run "$work/section.md"
+echo "bench: wrote its section of bench/RESULTS.md"

@@ -3,6 +3,7 @@
 // single thread, open the socket, setns back; the socket stays bound to the
 // namespace it was created in).
 #pragma once
+#include "runtime/sys/c_free.hpp"
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
@@ -20,13 +21,7 @@
 
 namespace nrun::net {
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
+using sys::CFree;
 using NlSock = std::unique_ptr<nl_sock, CFree<nl_socket_free>>;
 using NlCache = std::unique_ptr<nl_cache, CFree<nl_cache_free>>;
 using Link = std::unique_ptr<rtnl_link, CFree<rtnl_link_put>>;

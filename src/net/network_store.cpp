@@ -1,5 +1,7 @@
 #include "net/network_store.hpp"
 
+#include "runtime/sys/lock.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -197,17 +199,7 @@ void NetworkStore::save(const NetworkConfig& n) {
   // container, and after a crash every container is gone, so losing the last
   // change costs nothing, while two fsyncs per container would cost more
   // than all of its netlink work (measured: ~5 ms each on this host's ext4).
-  const std::string path = path_of(n.name).string();
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    sys::Fd fd = sys::open_path(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    sys::write_all(fd.get(), json(n).dump(2) + "\n");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw sys::SysError(e, "rename '" + tmp + "' to '" + path + "'");
-  }
+  sys::write_file_atomic(path_of(n.name).string(), json(n).dump(2) + "\n", 0644, sys::Durability::none);
 }
 
 void NetworkStore::remove(const std::string& name) {
@@ -215,31 +207,6 @@ void NetworkStore::remove(const std::string& name) {
   fs::remove(path_of(name), ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     throw sys::SysError(ec.value(), "remove network file '" + path_of(name).string() + "'");
-}
-
-std::string random_hex_id() {
-  unsigned char bytes[32];
-  sys::Fd fd = sys::open_path("/dev/urandom", O_RDONLY);
-  if (::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes))
-    throw sys::Error("read /dev/urandom: short read");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
-}
-
-std::string now_rfc3339() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  tm tm;
-  ::gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
 }
 
 }  // namespace nrun::net

@@ -4,6 +4,7 @@
 // of attaching and detaching (bridge, veth, nft), and every file is written
 // atomically. The default network `bridge` is created on first use.
 #pragma once
+#include "runtime/sys/ids.hpp"
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -88,7 +89,7 @@ class NetworkStore {
   std::filesystem::path dir_;
 };
 
-std::string random_hex_id();  // 64 hex digits from /dev/urandom
-std::string now_rfc3339();
+inline std::string random_hex_id() { return sys::random_hex(32); }  // 64 hex digits
+using sys::now_rfc3339;
 
 }  // namespace nrun::net

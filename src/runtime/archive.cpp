@@ -1,4 +1,5 @@
 #include "runtime/archive.hpp"
+#include "runtime/sys/c_free.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -20,13 +21,7 @@ using sys::Error;
 
 namespace {
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
+using sys::CFree;
 using ReadArchive = std::unique_ptr<archive, CFree<archive_read_free>>;
 using WriteArchive = std::unique_ptr<archive, CFree<archive_write_free>>;
 using Entry = std::unique_ptr<archive_entry, CFree<archive_entry_free>>;

@@ -9,6 +9,7 @@
 
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
+#include "runtime/sys/ids.hpp"
 #include "runtime/sys/proc.hpp"
 
 namespace nrun::runtime {
@@ -76,30 +77,7 @@ void from_json(const json& j, ContainerState& s) {
   s.network = j.value("network", nlohmann::json());
 }
 
-std::string now_rfc3339() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  tm tm;
-  ::gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
-}
-
-std::string generate_id() {
-  std::array<unsigned char, 32> bytes;
-  sys::Fd fd = sys::open_path("/dev/urandom", O_RDONLY);
-  if (::read(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
-    throw sys::Error("read /dev/urandom: short read");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
-}
+std::string generate_id() { return sys::random_hex(32); }
 
 std::string generate_name(uint64_t seed) {
   static constexpr const char* kAdjectives[] = {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/spec.hpp"
+#include "runtime/sys/ids.hpp"
 #include "runtime/sys/lock.hpp"
 
 namespace nrun::runtime {
@@ -48,7 +49,7 @@ struct ContainerRecord {
 void to_json(nlohmann::json& j, const ContainerState& s);
 void from_json(const nlohmann::json& j, ContainerState& s);
 
-std::string now_rfc3339();
+using sys::now_rfc3339;
 std::string generate_id();                  // 64 random hex digits
 std::string generate_name(uint64_t seed);   // adjective_noun, as Docker
 

@@ -18,13 +18,13 @@ FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_path(path, O_R
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Durability durability) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     Fd fd = open_path(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
     try {
       write_all(fd.get(), data);
-      check(::fsync(fd.get()), "fsync '" + tmp + "'");
+      if (durability == Durability::fsync) check(::fsync(fd.get()), "fsync '" + tmp + "'");
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;

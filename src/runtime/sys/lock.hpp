@@ -18,8 +18,11 @@ class FileLock {
   Fd fd_;  // closing the fd releases the lock
 };
 
-// Writes `data` to `path` atomically: temp file in the same directory, fsync,
-// rename. Readers see the old or the new content, never a mix.
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes `data` to `path` atomically: temp file in the same directory,
+// fsync (unless Durability::none), rename. Readers see the old or the new
+// content, never a mix.
+enum class Durability { fsync, none };
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       Durability durability = Durability::fsync);
 
 }  // namespace nrun::sys

@@ -7,7 +7,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 packages=(
   build-essential cmake pkg-config
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libarchive-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libarchive-dev libseccomp-dev
   libzstd-dev liblz4-dev libacl1-dev libbz2-dev liblzma-dev zlib1g-dev  # libarchive.a links against them
   busybox-static iproute2 nftables util-linux
   qemu-system-x86 cpio  # tests/vm: the cgroup v2 driver on a real v2-only kernel

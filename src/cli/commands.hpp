@@ -19,5 +19,6 @@ void add_image_commands(CLI::App& app, Globals& g);      // image import/ls/rm/e
 void add_resource_commands(CLI::App& app, Globals& g);   // stats, update
 void add_exec_commands(CLI::App& app, Globals& g);       // exec
 void add_network_commands(CLI::App& app, Globals& g);    // network create/ls/inspect/rm/connect/disconnect/prune, port
+void add_lab_commands(CLI::App& app, Globals& g);        // lab deploy/destroy/ls/inspect/exec/netem/graph
 
 }  // namespace nrun::cli

@@ -67,6 +67,16 @@ void add_lifecycle_commands(CLI::App& app, Globals& g) {
     });
   }
   {
+    auto* gc = app.add_subcommand("gc", "Undo what dead containers still hold (after a killed monitor or a reboot)");
+    gc->footer("\nRemoves the cgroups, veths, nftables elements and address leases of containers\n"
+               "whose process is gone, and records them as exited. rm does the same per container.\n\n"
+               "Example:\n  nrun gc\n");
+    gc->callback([&g] {
+      StateStore store(g.root);
+      for (const auto& id : collect_garbage(store)) std::cout << id << "\n";
+    });
+  }
+  {
     auto* prune = app.add_subcommand("prune", "Remove all stopped containers");
     prune->footer("\nExample:\n  nrun prune\n");
     prune->callback([&g] {

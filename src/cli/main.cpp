@@ -25,12 +25,13 @@ const std::vector<CommandGroup>& command_groups() {
   using namespace nrun::cli;
   static const std::vector<CommandGroup> kGroups = {
       {{"run", "start"}, add_run_commands},
-      {{"stop", "kill", "rm", "prune"}, add_lifecycle_commands},
+      {{"stop", "kill", "rm", "prune", "gc"}, add_lifecycle_commands},
       {{"ps", "inspect", "logs"}, add_query_commands},
       {{"image", "commit"}, add_image_commands},
       {{"stats", "update"}, add_resource_commands},
       {{"exec"}, add_exec_commands},
       {{"network", "port"}, add_network_commands},
+      {{"lab"}, add_lab_commands},
   };
   return kGroups;
 }
@@ -49,11 +50,17 @@ std::string_view command_word(int argc, char** argv) {
   return "";
 }
 
-void register_commands(CLI::App& app, nrun::cli::Globals& g, std::string_view word) {
+// Registers the group that owns `word` and returns true; otherwise
+// registers every group (for help) and returns false.
+bool register_commands(CLI::App& app, nrun::cli::Globals& g, std::string_view word) {
   for (const auto& group : command_groups())
     for (const auto w : group.words)
-      if (w == word) return group.add(app, g);
+      if (w == word) {
+        group.add(app, g);
+        return true;
+      }
   for (const auto& group : command_groups()) group.add(app, g);
+  return false;
 }
 
 void print_error(const std::exception& e) { nrun::log::error(nrun::sys::describe(e)); }
@@ -74,7 +81,11 @@ int main(int argc, char** argv) {
   app.footer("Run 'nrun COMMAND --help' for more information on a command.");
   app.parse_complete_callback([&] { log::set_level(log::parse_level(g.log_level)); });
 
-  register_commands(app, g, command_word(argc, argv));
+  const std::string_view word = command_word(argc, argv);
+  if (!register_commands(app, g, word) && !word.empty()) {
+    std::cerr << "nrun: unknown command '" << word << "'\nSee 'nrun --help'.\n";
+    return kNrunFailed;
+  }
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/network_flags.hpp"
 #include "cli/resource_flags.hpp"
+#include "cli/security_flags.hpp"
 #include "runtime/container.hpp"
 #include "runtime/image_store.hpp"
 #include "runtime/spec.hpp"
@@ -21,6 +22,7 @@ struct RunOptions {
   std::string pid_mode, ipc_mode, uts_mode;
   std::vector<std::string> env, env_files, volumes;
   ResourceFlags resources;
+  SecurityFlags security;
 };
 
 // "container:NAME" -> "container:<id>", so the link survives renames and
@@ -54,7 +56,9 @@ ContainerSpec build_spec(const RunOptions& o, const std::vector<std::string>& wo
   spec.pid_mode = o.pid_mode;
   spec.ipc_mode = o.ipc_mode;
   spec.uts_mode = o.uts_mode;
+  apply_security_flags(o.security, spec);
   validate(spec);
+  check_security_flags(spec);
   spec.net = resolve_shared(store, spec.net);
   spec.pid_mode = resolve_shared(store, spec.pid_mode);
   spec.ipc_mode = resolve_shared(store, spec.ipc_mode);
@@ -81,6 +85,7 @@ void add_run_commands(CLI::App& app, Globals& g) {
   run->add_option("-v,--volume", opts->volumes, "Bind mount HOST:CONTAINER[:ro] (repeatable)")->allow_extra_args(false);
   add_network_flags(run, opts->network);
   add_resource_flags(run, opts->resources);
+  add_security_flags(run, opts->security);
   run->add_option("--pid", opts->pid_mode, "PID namespace: host or container:NAME");
   run->add_option("--ipc", opts->ipc_mode, "IPC namespace: host or container:NAME");
   run->add_option("--uts", opts->uts_mode, "UTS namespace: host");
@@ -94,6 +99,7 @@ void add_run_commands(CLI::App& app, Globals& g) {
       "  nrun run -d --name web -v $PWD:/www:ro busybox httpd -f -p 8080 -h /www\n");
   run->callback([&g, opts, run] {
     StateStore store(g.root);
+    collect_after_reboot(store);
     ImageStore images(g.root);
     const ContainerSpec spec = build_spec(*opts, run->remaining(), images, store);
     const ContainerRecord rec = store.create(spec);

@@ -2,6 +2,8 @@
 // container's cgroup while init is held, find it again from the record.
 #include "runtime/cgroup.hpp"
 
+#include <algorithm>
+
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
 #include "runtime/sys/scope_guard.hpp"
@@ -74,9 +76,19 @@ std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerSt
   return files;
 }
 
-void cgroups_teardown(ContainerState& state) noexcept {
-  if (state.cgroup.is_null()) return;
+void cgroups_teardown(const ContainerRecord& rec, ContainerState& state) noexcept {
   try {
+    if (state.cgroup.is_null()) {
+      // A monitor killed between making the cgroup and recording it: the
+      // cgroup is still found by the container's id.
+      auto cg = make_container_cgroup(host_cgroup_layout(), rec.id);
+      if (!cg) return;
+      const auto files = cg->procs_files();
+      if (std::none_of(files.begin(), files.end(), [](const fs::path& f) { return fs::exists(f.parent_path()); }))
+        return;
+      cg->remove();
+      return;
+    }
     cgroup_from_json(state.cgroup)->remove();
     state.cgroup = nullptr;
   } catch (const std::exception& e) {

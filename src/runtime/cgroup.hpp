@@ -28,7 +28,8 @@ namespace nrun::runtime {
 
 // The v1 controllers nrun places a container in. cpuacct only counts CPU
 // time (for stats); it is often mounted together with cpu.
-inline const std::vector<std::string> kCgroupV1Controllers = {"cpu", "cpuacct", "cpuset", "memory", "pids"};
+inline const std::vector<std::string> kCgroupV1Controllers = {"cpu", "cpuacct", "cpuset", "devices", "memory",
+                                                              "pids"};
 
 struct CgroupMount {
   std::string mountpoint;
@@ -128,7 +129,7 @@ std::unique_ptr<Cgroup> cgroup_from_json(const nlohmann::json& j);
 // RCU grace period (~8 ms); init pays it while the monitor sets up the
 // network, not after.
 std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerState& state);
-void cgroups_teardown(ContainerState& state) noexcept;
+void cgroups_teardown(const ContainerRecord& rec, ContainerState& state) noexcept;
 void cgroups_collect_exit_facts(ContainerState& state) noexcept;
 // Puts `pid` into the container's cgroup(s) (nrun exec); no-op when the
 // container has none.

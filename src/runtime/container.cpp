@@ -8,7 +8,6 @@
 
 #include <cstring>
 
-#include "runtime/capabilities.hpp"
 #include "runtime/container_log.hpp"
 #include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
@@ -17,9 +16,11 @@
 #include "runtime/namespaces.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
+#include "runtime/security.hpp"
 #include "runtime/shared_namespaces.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/sys/lock.hpp"
 #include "runtime/sys/log.hpp"
 #include "runtime/sys/proc.hpp"
 #include "runtime/sys/syscalls.hpp"
@@ -46,7 +47,7 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
   a.hostname = rec.config.hostname;
   a.argv = rec.config.command;
   a.env = effective_env(rec.config);
-  a.capabilities = default_capabilities();
+  a.security = process_security(rec.config, s.containers.root() / "cache");
   a.tty = rec.config.tty;
   a.window = caller_window_size();
   a.stdin_fd = io.in;
@@ -320,6 +321,38 @@ void remove_container(StateStore& store, const std::string& id, bool force) {
     teardown_host_resources(store, *now, st);
   }
   store.remove(id);
+}
+
+std::vector<std::string> collect_garbage(StateStore& store) {
+  std::vector<std::string> collected;
+  for (const auto& rec : store.list()) {
+    const ContainerState& st = rec.state;
+    if (is_alive(st)) continue;
+    const bool unrecorded_exit = st.status == Status::exited && st.finished_at.empty() && !st.started_at.empty();
+    if (!unrecorded_exit && st.cgroup.is_null() && st.network.is_null()) continue;
+    // A live monitor is about to record the exit itself.
+    if (st.boot_id == sys::boot_id() && sys::process_matches(st.monitor_pid, st.monitor_start_time)) continue;
+    finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
+    collected.push_back(rec.id);
+  }
+  return collected;
+}
+
+void collect_after_reboot(StateStore& store) {
+  const std::string marker = (store.root() / "boot_id").string();
+  const std::string now = sys::boot_id();
+  std::string seen;
+  try {
+    seen = sys::read_file(marker);
+  } catch (const sys::SysError&) {
+  }
+  if (seen == now) return;
+  if (!seen.empty()) {
+    const auto ids = collect_garbage(store);
+    log::info("first command since a reboot: collected " + std::to_string(ids.size()) + " containers of the last boot");
+  }
+  fs::create_directories(store.root());
+  sys::write_file_atomic(marker, now, 0644, sys::Durability::none);
 }
 
 int parse_signal(const std::string& s) {

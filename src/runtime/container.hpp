@@ -29,6 +29,15 @@ void kill_container(StateStore& store, const std::string& id, int sig);
 // Refuses a running container unless `force` (then kills it first).
 void remove_container(StateStore& store, const std::string& id, bool force);
 
+// Undoes what containers whose process is gone still hold — their monitor
+// was killed, or the host rebooted — and records them as exited. Returns
+// their ids. Idempotent, like every teardown.
+std::vector<std::string> collect_garbage(StateStore& store);
+
+// The first command after a reboot collects the previous boot's containers:
+// ROOT/boot_id remembers the boot the store last saw.
+void collect_after_reboot(StateStore& store);
+
 // Signal names (KILL, SIGKILL, 9) to numbers; throws UsageError.
 int parse_signal(const std::string& s);
 

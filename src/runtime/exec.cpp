@@ -10,12 +10,12 @@
 #include <cerrno>
 #include <optional>
 
-#include "runtime/capabilities.hpp"
 #include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/namespaces.hpp"
 #include "runtime/process_setup.hpp"
+#include "runtime/security.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
@@ -26,8 +26,10 @@ namespace {
 using sys::check;
 
 struct ExecArgs {
-  ProcessSetup process;
-  std::string user;  // resolved inside the container, against its /etc/passwd
+  std::vector<std::string> argv, env;
+  std::string workdir;
+  ProcessSecurity security;  // the container's, as its init got them
+  std::string user;  // exec -u; resolved inside the container, against its /etc/passwd
   bool tty = false;
   winsize window{};
   int in = 0, out = 1, err = 2;
@@ -39,9 +41,7 @@ struct ExecArgs {
     sys::Fd pty_slave;
     if (a.tty) pty_slave = open_pty("/dev/pts/ptmx", a.window, sync);
     set_session_and_stdio(pty_slave, a.in, a.out, a.err);
-    ProcessSetup p = a.process;
-    if (!a.user.empty()) p.user = resolve_user_in_current_root(a.user);
-    finish_and_exec(p, sync);
+    finish_and_exec(make_process_setup(a.argv, a.env, a.workdir, a.security, a.user), sync);
   } catch (const std::system_error& e) {
     sync.send_error(e.code().value(), 125, e.what());
   } catch (const std::exception& e) {
@@ -91,10 +91,10 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   ContainerSpec env_spec = rec.config;
   for (const auto& e : spec.env) env_spec.env.push_back(parse_env_entry(e));
   env_spec.tty = spec.tty;
-  a.process.argv = spec.command;
-  a.process.env = effective_env(env_spec);
-  a.process.workdir = normalize_container_path(spec.workdir.empty() ? rec.config.workdir : spec.workdir);
-  a.process.capabilities = default_capabilities();
+  a.argv = spec.command;
+  a.env = effective_env(env_spec);
+  a.workdir = normalize_container_path(spec.workdir.empty() ? rec.config.workdir : spec.workdir);
+  a.security = process_security(rec.config, store.root() / "cache");
   a.user = spec.user;
   a.tty = spec.tty;
   a.window = caller_window_size();

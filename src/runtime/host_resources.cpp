@@ -15,7 +15,7 @@ void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t i
 
 void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
   detach_networks(store, rec, state);
-  cgroups_teardown(state);
+  cgroups_teardown(rec, state);
 }
 
 void join_container_cgroups(const ContainerState& state, pid_t pid) { join_container_cgroup(state, pid); }

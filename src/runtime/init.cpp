@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "net/loopback.hpp"
+#include "runtime/devices.hpp"
 #include "runtime/process_setup.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/spawn.hpp"
@@ -18,6 +19,9 @@ namespace {
 using sys::check;
 
 void init_container(const InitArgs& a, SyncSocket& sync) {
+  // Until execve, nothing in the container (an exec'd process, a container
+  // sharing our pid namespace) may ptrace us or open our /proc files.
+  check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
   if (a.die_with_monitor) check(::prctl(PR_SET_PDEATHSIG, SIGKILL), "set parent death signal");
   // Join our cgroup ourselves, while the monitor builds the network.
   for (const auto& procs : a.cgroup_procs) {
@@ -27,6 +31,8 @@ void init_container(const InitArgs& a, SyncSocket& sync) {
       throw sys::SysError(e.err(), "join cgroup '" + procs + "'");
     }
   }
+  // Only the default device nodes, in that cgroup (exec'd processes join it).
+  if (!a.security.devices.empty()) restrict_devices(a.cgroup_procs, a.security.devices);
   // Wait until the monitor has built our network.
   auto go = sync.receive();
   if (!go || go->type != SyncType::go) ::_exit(125);  // the monitor gave up on us
@@ -48,12 +54,8 @@ void init_container(const InitArgs& a, SyncSocket& sync) {
 [[noreturn]] void init_main(const InitArgs& args, SyncSocket& sync) noexcept {
   try {
     init_container(args, sync);
-    ProcessSetup p;
-    p.argv = args.argv;
-    p.env = args.env;
-    p.workdir = args.rootfs.workdir;
-    p.capabilities = args.capabilities;
-    finish_and_exec(p, sync);
+    // The user is looked up in the image's /etc/passwd, now our root's.
+    finish_and_exec(make_process_setup(args.argv, args.env, args.rootfs.workdir, args.security), sync);
   } catch (const std::system_error& e) {
     sync.send_error(e.code().value(), 125, e.what());
   } catch (const std::exception& e) {

@@ -14,10 +14,12 @@
 #include <cstring>
 
 #include "runtime/capabilities.hpp"
+#include "runtime/rootfs.hpp"
 #include "runtime/sys/error.hpp"
 
 namespace nrun::runtime {
 using sys::check;
+using sys::Fd;
 
 namespace {
 std::string env_path(const std::vector<std::string>& env) {
@@ -35,6 +37,26 @@ void switch_user(const UserIds& u) {
   check(::setgroups(u.groups.size(), u.groups.data()), "setgroups");
   check(::setgid(u.gid), "setgid " + std::to_string(u.gid));
   check(::setuid(u.uid), "setuid " + std::to_string(u.uid));
+}
+
+// The working directory is resolved inside the root like every other path
+// of the image (so `-w /proc/self/fd/N` or a symlink out cannot lead
+// elsewhere), entered through the fd, and checked afterwards: the kernel's
+// getcwd names a directory outside the root "(unreachable)/..." (the check
+// runc added for CVE-2024-21626).
+void enter_workdir(const std::string& workdir) {
+  Fd root = sys::open_path("/", O_PATH | O_DIRECTORY);
+  Fd dir;
+  try {
+    dir = open_in_root(root.get(), workdir, false);
+  } catch (const sys::SysError& e) {
+    throw sys::SysError(e.err(), "working directory '" + workdir + "'");
+  }
+  check(::fchdir(dir.get()), "chdir to working directory '" + workdir + "'");
+  char buf[4096];
+  const long n = ::syscall(SYS_getcwd, buf, sizeof buf);
+  if (n <= 0 || buf[0] != '/')
+    throw sys::SysError(ENOENT, "working directory '" + workdir + "' is outside the container's root");
 }
 
 [[noreturn]] void exec_with_path_search(const ProcessSetup& p, SyncSocket& sync) {
@@ -108,22 +130,39 @@ void set_session_and_stdio(const sys::Fd& pty_slave, int in, int out, int err) {
   for (int i = 0; i < 3; ++i) check(::dup2(copies[i], i), "dup2 stdio");
 }
 
+ProcessSetup make_process_setup(std::vector<std::string> argv, std::vector<std::string> env, std::string workdir,
+                                const ProcessSecurity& security, const std::string& user) {
+  ProcessSetup p;
+  p.argv = std::move(argv);
+  p.env = std::move(env);
+  p.workdir = std::move(workdir);
+  p.capabilities = security.capabilities;
+  p.no_new_privileges = security.no_new_privileges;
+  p.seccomp = security.seccomp;
+  p.user = resolve_user_in_current_root(user.empty() ? security.user : user, security.group_add);
+  return p;
+}
+
 void finish_and_exec(const ProcessSetup& p, SyncSocket& sync) {
   try {
-    if (::chdir(p.workdir.c_str()) != 0) {
-      const int e = errno;
-      throw sys::SysError(e, "chdir to working directory '" + p.workdir + "'");
-    }
+    enter_workdir(p.workdir);
     sigset_t none;
     sigemptyset(&none);
     check(::sigprocmask(SIG_SETMASK, &none, nullptr), "reset signal mask");
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
     drop_bounding_set(p.capabilities);
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+    // the user switch and capset below take away: install it now (it must
+    // then allow what follows, as runc's must).
+    if (!p.no_new_privileges) load_seccomp(p.seccomp);
     if (p.user) switch_user(*p.user);
     set_process_capabilities(p.user && p.user->uid != 0 ? 0 : p.capabilities);
+    if (p.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs");
     // Everything but stdio closes at execve: the sync socket too, which
     // tells the monitor the command is running.
     check(::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
+    // Last, so that nothing nrun does is subject to it but execve itself.
+    if (p.no_new_privileges) load_seccomp(p.seccomp);
   } catch (const std::system_error& e) {
     fail(sync, e.code().value(), 125, e.what());
   } catch (const std::exception& e) {

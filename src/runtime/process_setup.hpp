@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/seccomp.hpp"
+#include "runtime/security.hpp"
 #include "runtime/sync_socket.hpp"
 #include "runtime/sys/fd.hpp"
 #include "runtime/user.hpp"
@@ -20,8 +22,16 @@ struct ProcessSetup {
   std::vector<std::string> env;
   std::string workdir = "/";
   uint64_t capabilities = 0;
-  std::optional<UserIds> user;  // switch to this user (exec -u)
+  bool no_new_privileges = true;
+  SeccompProgram seccomp;       // empty: none
+  std::optional<UserIds> user;  // switch to this user
 };
+
+// Inside the container (after pivot_root or setns): the process settings
+// of `security`, with the user (`user`, else the container's) resolved
+// against the container's /etc/passwd and /etc/group.
+ProcessSetup make_process_setup(std::vector<std::string> argv, std::vector<std::string> env, std::string workdir,
+                                const ProcessSecurity& security, const std::string& user = "");
 
 // Opens a pty from `ptmx` (the container's own devpts instance, so `tty`
 // names a path that exists inside) with the caller's window size set before
@@ -36,10 +46,13 @@ winsize caller_window_size();
 // controlling terminal and stdio. Otherwise stdio becomes in/out/err.
 void set_session_and_stdio(const sys::Fd& pty_slave, int in, int out, int err);
 
-// chdir, signal mask and dispositions reset, user, capabilities, every fd
-// but stdio closed at execve, then execve with a PATH search in the
-// container's environment. Failures go to `sync` as 126/127/125 and end the
-// process; success closes `sync` (it is O_CLOEXEC).
+// chdir (resolved inside the root, and checked to be inside it after),
+// signal mask and dispositions reset, bounding set, user, capabilities,
+// no_new_privs, every fd but stdio closed at execve, the seccomp filter last
+// (or before the user switch without no_new_privs, while CAP_SYS_ADMIN is
+// still held), then execve with a PATH search in the container's
+// environment. Failures go to `sync` as 126/127/125 and end the process;
+// success closes `sync` (it is O_CLOEXEC).
 [[noreturn]] void finish_and_exec(const ProcessSetup& p, SyncSocket& sync);
 
 }  // namespace nrun::runtime

@@ -6,9 +6,12 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
+#include <optional>
 
+#include "runtime/devices.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/syscalls.hpp"
+#include "runtime/sysctl.hpp"
 
 namespace nrun::runtime {
 using sys::check;
@@ -86,16 +89,27 @@ RootfsPlan build_mount_plan(const ContainerSpec& spec, const RootfsInput& in) {
   p.rootfs = in.rootfs;
   p.workdir = normalize_container_path(spec.workdir);
   p.read_only_root = spec.read_only;
+  p.sysctls = spec.sysctls;
   auto& m = p.before_pivot;
+  // The image's /proc, /sys and /dev must be real directories: a symlink
+  // there would carry the kernel's filesystems (and nrun's masks and
+  // nodes) to wherever the image points.
   m.push_back(fs_mount("proc", "/proc", kNoSuidDevExec));
-  m.push_back(fs_mount("sysfs", "/sys", kNoSuidDevExec | MS_RDONLY));
+  m.push_back(fs_mount("sysfs", "/sys", kNoSuidDevExec | (spec.privileged ? 0 : MS_RDONLY)));
   m.push_back(fs_mount("tmpfs", "/dev", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
+  for (auto& step : m) step.real_directory = true;
   m.push_back(char_device("/dev/null", 1, 3));
   m.push_back(char_device("/dev/zero", 1, 5));
   m.push_back(char_device("/dev/full", 1, 7));
   m.push_back(char_device("/dev/random", 1, 8));
   m.push_back(char_device("/dev/urandom", 1, 9));
   m.push_back(char_device("/dev/tty", 5, 0));
+  if (spec.privileged) {
+    MountStep all;
+    all.kind = MountStep::Kind::host_devices;
+    all.target = "/dev";
+    m.push_back(std::move(all));
+  }
   m.push_back(symlink_step("/proc/self/fd", "/dev/fd"));
   m.push_back(symlink_step("/proc/self/fd/0", "/dev/stdin"));
   m.push_back(symlink_step("/proc/self/fd/1", "/dev/stdout"));
@@ -117,6 +131,7 @@ RootfsPlan build_mount_plan(const ContainerSpec& spec, const RootfsInput& in) {
     s.read_only = v.read_only;
     m.push_back(std::move(s));
   }
+  if (spec.privileged) return p;  // no masks, /proc/sys writable: as Docker
   p.masked_paths = {"/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
                     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
                     "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap"};
@@ -124,46 +139,108 @@ RootfsPlan build_mount_plan(const ContainerSpec& spec, const RootfsInput& in) {
   return p;
 }
 
-Fd open_in_root(int root, const std::string& path, bool create, bool last_is_file) {
-  const std::string rel = normalize_container_path(path);
+namespace {
+// The target of `name` in `dir` when it is a symlink.
+std::optional<std::string> try_read_link(int dir, const std::string& name) {
+  char buf[4096];
+  const ssize_t n = ::readlinkat(dir, name.c_str(), buf, sizeof buf);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+constexpr int kMaxSymlinkHops = 40;  // the kernel's own limit
+}  // namespace
+
+Fd open_in_root(int root, const std::string& path, bool create, bool last_is_file, Symlinks symlinks) {
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  if (rel == "/") return Fd(static_cast<int>(check(sys::sys_openat2(root, ".", &how), "open rootfs")));
-  // Walk component by component so each missing one is created inside the
-  // root, never through a symlink that points out of it.
-  Fd dir(static_cast<int>(check(sys::sys_openat2(root, ".", &how), "open rootfs")));
-  size_t pos = 1;
-  while (pos <= rel.size()) {
-    size_t next = rel.find('/', pos);
-    if (next == std::string::npos) next = rel.size();
-    const std::string prefix = rel.substr(0, next);
-    const bool last = next == rel.size();
-    int fd = sys::sys_openat2(root, prefix.c_str(), &how);
-    if (fd < 0 && errno == ENOENT && create) {
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (symlinks == Symlinks::refuse ? RESOLVE_NO_SYMLINKS : 0);
+  std::string rel = normalize_container_path(path);
+  for (int hops = 0;; ++hops) {
+    if (hops > kMaxSymlinkHops) throw sys::SysError(ELOOP, "resolve '" + path + "' in the container");
+    // Walk component by component so each missing one is created inside
+    // the root, never through a symlink that points out of it.
+    Fd dir(static_cast<int>(check(sys::sys_openat2(root, ".", &how), "open rootfs")));
+    bool restarted = false;
+    size_t pos = 1;
+    while (pos <= rel.size() && !restarted) {
+      size_t next = rel.find('/', pos);
+      if (next == std::string::npos) next = rel.size();
+      const std::string prefix = rel.substr(0, next);
       const std::string name = rel.substr(pos, next - pos);
-      int rc;
-      if (last && last_is_file) {
-        rc = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (rc >= 0) ::close(rc);
-      } else {
-        rc = ::mkdirat(dir.get(), name.c_str(), 0755);
+      const bool last = next == rel.size();
+      int fd = sys::sys_openat2(root, prefix.c_str(), &how);
+      if (fd < 0 && errno == ENOENT && create) {
+        if (symlinks == Symlinks::in_root) {
+          if (auto target = try_read_link(dir.get(), name)) {
+            // Dangling: go on from the link's target, still inside the root.
+            const std::string parent = rel.substr(0, pos - 1);
+            rel = ((*target)[0] == '/' ? *target : parent + "/" + *target) + rel.substr(next);
+            restarted = true;
+            continue;
+          }
+        }
+        int rc;
+        if (last && last_is_file) {
+          rc = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+          if (rc >= 0) ::close(rc);
+        } else {
+          rc = ::mkdirat(dir.get(), name.c_str(), 0755);
+        }
+        if (rc < 0 && errno != EEXIST) {
+          const int e = errno;
+          throw sys::SysError(e, "create '" + prefix + "' in the container");
+        }
+        fd = sys::sys_openat2(root, prefix.c_str(), &how);
       }
-      if (rc < 0 && errno != EEXIST) {
+      if (fd < 0) {
         const int e = errno;
-        throw sys::SysError(e, "create '" + prefix + "' in the container");
+        throw sys::SysError(e, "resolve '" + prefix + "' in the container");
       }
-      fd = sys::sys_openat2(root, prefix.c_str(), &how);
+      dir.reset(fd);
+      pos = next + 1;
     }
-    if (fd < 0) {
-      const int e = errno;
-      throw sys::SysError(e, "resolve '" + prefix + "' in the container");
-    }
-    dir.reset(fd);
-    pos = next + 1;
+    if (!restarted) return dir;
   }
-  return dir;
 }
+
+namespace {
+// The target of a filesystem mount; for real_directory steps, one the
+// image has as a plain directory, reached through no symlink.
+Fd open_real_directory_or_any(int root, const MountStep& s) {
+  if (!s.real_directory) return open_in_root(root, s.target, true);
+  Fd target;
+  try {
+    target = open_in_root(root, s.target, true, false, Symlinks::refuse);
+  } catch (const sys::SysError& e) {
+    if (e.err() != ELOOP) throw;
+    throw sys::SysError(e.err(), "'" + s.target + "' in the image is a symlink; refused");
+  }
+  struct stat st;
+  check(::fstat(target.get(), &st), "stat '" + s.target + "'");
+  if (!S_ISDIR(st.st_mode)) throw sys::SysError(ENOTDIR, "'" + s.target + "' in the image is not a directory; refused");
+  return target;
+}
+
+// --privileged: the host's device nodes, made in the container's fresh
+// /dev with the host's modes and owners (as Docker does).
+void make_host_devices(int root, const std::string& dev) {
+  for (const auto& d : host_devices()) {
+    const std::string target = dev + "/" + d.path;
+    const auto slash = target.rfind('/');
+    Fd dir = open_in_root(root, target.substr(0, slash), true, false, Symlinks::refuse);
+    Fd dirfd = sys::open_path(fd_path(dir), O_RDONLY | O_DIRECTORY);
+    const std::string name = target.substr(slash + 1);
+    if (::mknodat(dirfd.get(), name.c_str(), d.mode, d.rdev) != 0) {
+      if (errno == EEXIST) continue;
+      const int e = errno;
+      throw sys::SysError(e, "mknod '" + target + "'");
+    }
+    check(::fchownat(dirfd.get(), name.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW), "chown '" + target + "'");
+    check(::fchmodat(dirfd.get(), name.c_str(), d.mode & 07777, 0), "chmod '" + target + "'");
+  }
+}
+}  // namespace
 
 void apply_before_pivot(const RootfsPlan& plan) {
   // Our mounts must never propagate back to the host.
@@ -173,7 +250,7 @@ void apply_before_pivot(const RootfsPlan& plan) {
   for (const auto& s : plan.before_pivot) {
     switch (s.kind) {
       case MountStep::Kind::mount: {
-        Fd target = open_in_root(root.get(), s.target, true);
+        Fd target = open_real_directory_or_any(root.get(), s);
         do_mount(s.source.c_str(), fd_path(target), s.fstype.c_str(), s.flags, s.data, s.fstype + " on '" + s.target + "'");
         break;
       }
@@ -199,6 +276,9 @@ void apply_before_pivot(const RootfsPlan& plan) {
         check(::fchmodat(dirfd.get(), name.c_str(), s.mode & 07777, 0), "chmod '" + s.target + "'");
         break;
       }
+      case MountStep::Kind::host_devices:
+        make_host_devices(root.get(), s.target);
+        break;
       case MountStep::Kind::symlink: {
         const std::string parent = s.target.substr(0, s.target.rfind('/'));
         Fd dir = open_in_root(root.get(), parent, true);
@@ -224,6 +304,8 @@ void pivot_into(const std::string& rootfs) {
 }
 
 void apply_after_pivot(const RootfsPlan& plan) {
+  // Through our own procfs, before /proc/sys becomes read-only below.
+  write_sysctls(plan.sysctls);
   for (const auto& path : plan.masked_paths) {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) continue;  // not on this kernel

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/rootfs.hpp"
+#include "runtime/security.hpp"
 #include "runtime/sync_socket.hpp"
 #include "runtime/sys/fd.hpp"
 
@@ -20,7 +21,7 @@ struct InitArgs {
   std::string hostname;
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  uint64_t capabilities = 0;
+  ProcessSecurity security;  // capabilities, seccomp, user, devices (security.hpp)
   bool tty = false;      // init opens a pty in its own devpts and sends the master
   winsize window{};      // its initial size
   bool new_net = true;   // a fresh network namespace (not host, not shared)

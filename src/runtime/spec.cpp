@@ -8,7 +8,10 @@
 #include <fstream>
 
 #include "net/network_store.hpp"
+#include "runtime/capabilities.hpp"
+#include "runtime/seccomp_profile.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/sysctl.hpp"
 
 namespace nrun::runtime {
 using sys::UsageError;
@@ -123,12 +126,27 @@ void validate_namespace_mode(const char* flag, const std::string& mode, bool con
   throw UsageError(std::string("invalid ") + flag + " '" + mode + "': " +
                    (container_allowed ? "host or container:NAME" : "only host"));
 }
+
+void validate_security(const ContainerSpec& spec) {
+  validate_capability_names(spec.cap_add, "--cap-add");
+  validate_capability_names(spec.cap_drop, "--cap-drop");
+  if (!spec.seccomp_profile.empty() && spec.seccomp_profile != kSeccompUnconfined)
+    parse_seccomp_profile(spec.seccomp_profile);
+  for (const auto& [key, value] : spec.sysctls) validate_sysctl(key, spec.net, spec.ipc_mode);
+  if (!spec.user.empty() && (spec.user.front() == ':' || spec.user.back() == ':' ||
+                             spec.user.find_first_of(" \t\n") != std::string::npos))
+    throw UsageError("invalid user '" + spec.user + "': expected USER[:GROUP]");
+  for (const auto& g : spec.group_add)
+    if (g.empty() || g.find_first_of(": \t\n") != std::string::npos)
+      throw UsageError("invalid --group-add '" + g + "': expected a group name or id");
+}
 }  // namespace
 
 void validate(const ContainerSpec& spec) {
   validate_namespace_mode("--pid", spec.pid_mode, true);
   validate_namespace_mode("--ipc", spec.ipc_mode, true);
   validate_namespace_mode("--uts", spec.uts_mode, false);
+  validate_security(spec);
   if (!spec.name.empty() && !is_valid_container_name(spec.name))
     throw UsageError("invalid container name '" + spec.name + "': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   if (!spec.hostname.empty() && !is_valid_hostname(spec.hostname))
@@ -188,7 +206,10 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
        {"env", s.env},         {"workdir", s.workdir}, {"volumes", s.volumes}, {"net", s.net},
        {"tty", s.tty},         {"interactive", s.interactive}, {"remove", s.remove}, {"read_only", s.read_only},
        {"resources", s.resources}, {"pid_mode", s.pid_mode}, {"ipc_mode", s.ipc_mode},
-       {"uts_mode", s.uts_mode},   {"networks", s.networks}, {"ports", s.ports}, {"dns", s.dns}};
+       {"uts_mode", s.uts_mode},   {"networks", s.networks}, {"ports", s.ports}, {"dns", s.dns},
+       {"cap_add", s.cap_add},     {"cap_drop", s.cap_drop}, {"privileged", s.privileged},
+       {"no_new_privileges", s.no_new_privileges}, {"seccomp_profile", s.seccomp_profile},
+       {"user", s.user},           {"group_add", s.group_add}, {"sysctls", s.sysctls}};
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
   j.at("name").get_to(s.name);
@@ -210,6 +231,14 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
   s.pid_mode = j.value("pid_mode", "");
   s.ipc_mode = j.value("ipc_mode", "");
   s.uts_mode = j.value("uts_mode", "");
+  s.cap_add = j.value("cap_add", std::vector<std::string>{});
+  s.cap_drop = j.value("cap_drop", std::vector<std::string>{});
+  s.privileged = j.value("privileged", false);
+  s.no_new_privileges = j.value("no_new_privileges", true);
+  s.seccomp_profile = j.value("seccomp_profile", "");
+  s.user = j.value("user", "");
+  s.group_add = j.value("group_add", std::vector<std::string>{});
+  s.sysctls = j.value("sysctls", std::map<std::string, std::string>{});
 }
 
 }  // namespace nrun::runtime

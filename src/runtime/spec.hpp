@@ -2,6 +2,7 @@
 // Pure: nothing here touches the system except reading an env file.
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,20 @@ struct ContainerSpec {
   // Namespace sharing, as Docker spells it: "" (private), "host", or
   // "container:<id>" (the CLI resolves a name to the id). uts takes only host.
   std::string pid_mode, ipc_mode, uts_mode;
+  // Security, as Docker spells it (security.hpp turns it into settings).
+  std::vector<std::string> cap_add, cap_drop;  // "NET_ADMIN", "CAP_NET_ADMIN", "ALL"
+  bool privileged = false;
+  bool no_new_privileges = true;
+  // "" (nrun's default profile), "unconfined", or a profile's JSON text: the
+  // CLI reads the file, as Docker's client does, so every exec and start
+  // applies the profile the container was created with.
+  std::string seccomp_profile;
+  std::string user;                    // -u USER[:GROUP]; empty: root
+  std::vector<std::string> group_add;  // --group-add NAME|GID
+  std::map<std::string, std::string> sysctls;
 };
+
+inline constexpr const char* kSeccompUnconfined = "unconfined";
 
 // "container:<ref>" -> "<ref>"; empty when the mode is not a container's.
 std::string shared_container_of(const std::string& mode);

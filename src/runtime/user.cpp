@@ -1,5 +1,9 @@
 #include "runtime/user.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "runtime/sys/error.hpp"
@@ -20,12 +24,27 @@ bool is_number(const std::string& s) {
   return !s.empty() && s.size() < 11 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-std::string read_or_empty(const char* path) {
-  try {
-    return sys::read_file(path);
-  } catch (const sys::SysError&) {
-    return "";
+constexpr off_t kMaxDatabaseSize = 4 << 20;
+
+// The image's file, if it is a plain file: O_NONBLOCK so a FIFO cannot
+// hold the process, fstat so a device (/dev/zero) is not read forever.
+std::string read_image_file(const char* path) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return "";
+  sys::Fd f(fd);
+  struct stat st;
+  if (::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxDatabaseSize) return "";
+  std::string out;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(f.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return "";
+    }
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > static_cast<size_t>(kMaxDatabaseSize)) return "";
   }
+  return out;
 }
 }  // namespace
 
@@ -76,8 +95,25 @@ UserIds resolve_user(const std::string& spec, const std::string& passwd, const s
   return ids;
 }
 
-UserIds resolve_user_in_current_root(const std::string& spec) {
-  return resolve_user(spec, read_or_empty("/etc/passwd"), read_or_empty("/etc/group"));
+void add_groups(UserIds& ids, const std::vector<std::string>& group_add, const std::string& group) {
+  for (const auto& g : group_add) {
+    std::optional<gid_t> gid;
+    if (is_number(g)) gid = static_cast<gid_t>(std::stoul(g));
+    std::istringstream gr(group);
+    for (std::string line; !gid && std::getline(gr, line);) {
+      const auto f = split(line, ':');
+      if (f.size() >= 3 && is_number(f[2]) && f[0] == g) gid = static_cast<gid_t>(std::stoul(f[2]));
+    }
+    if (!gid) throw sys::UsageError("unable to find group '" + g + "': no matching entry in group file");
+    if (std::find(ids.groups.begin(), ids.groups.end(), *gid) == ids.groups.end()) ids.groups.push_back(*gid);
+  }
+}
+
+UserIds resolve_user_in_current_root(const std::string& spec, const std::vector<std::string>& group_add) {
+  const std::string passwd = read_image_file("/etc/passwd"), group = read_image_file("/etc/group");
+  UserIds ids = resolve_user(spec.empty() ? "0" : spec, passwd, group);
+  add_groups(ids, group_add, group);
+  return ids;
 }
 
 }  // namespace nrun::runtime

@@ -1,5 +1,5 @@
 // Who a process runs as inside the container: USER[:GROUP], names looked up
-// in the container's own /etc/passwd and /etc/group.
+// in the container's own /etc/passwd and /etc/group, plus --group-add.
 #pragma once
 #include <sys/types.h>
 
@@ -20,8 +20,16 @@ struct UserIds {
 // (its gid is then 0, as Docker does); an unknown name is a UsageError.
 UserIds resolve_user(const std::string& spec, const std::string& passwd, const std::string& group);
 
+// Pure: --group-add entries, names looked up in `group`, numbers taken as
+// they are; appended to ids.groups without duplicates. Throws UsageError
+// for an unknown name.
+void add_groups(UserIds& ids, const std::vector<std::string>& group_add, const std::string& group);
+
 // Reads /etc/passwd and /etc/group of the current root (inside the
-// container's mount namespace); missing files count as empty.
-UserIds resolve_user_in_current_root(const std::string& spec);
+// container's mount namespace, so the image's files). They are the
+// image's: only regular files of sane size are read (a FIFO or a link to
+// /dev/zero counts as missing); missing files count as empty. An empty
+// `spec` means root (0:0 and root's groups in /etc/group).
+UserIds resolve_user_in_current_root(const std::string& spec, const std::vector<std::string>& group_add = {});
 
 }  // namespace nrun::runtime

@@ -240,3 +240,58 @@ TEST_F(LifecycleTest, TwentyConcurrentRuns) {
 
 }  // namespace
 }  // namespace nrun::it
+
+namespace nrun::it {
+namespace {
+
+// What a SIGKILLed monitor leaves: a record that says running, a cgroup.
+struct Orphan {
+  std::string id;
+  std::vector<std::string> cgroup_dirs;
+};
+
+Orphan make_orphan(NrunTest& t, const std::function<RunResult(std::vector<std::string>)>& nrun,
+                   const std::filesystem::path& root) {
+  Orphan o;
+  const RunResult r = nrun({"run", "-d", "--net", "none", "busybox", "sleep", "100"});
+  o.id = trim(r.out);
+  const auto state = nlohmann::json::parse(read_file(root / "containers" / o.id / "state.json"));
+  const nlohmann::json paths = state["cgroup"].value("paths", nlohmann::json::object());
+  for (const auto& [controller, dir] : paths.items()) o.cgroup_dirs.push_back(dir.get<std::string>());
+  if (state["cgroup"].contains("path")) o.cgroup_dirs.push_back(state["cgroup"]["path"].get<std::string>());
+  ::kill(state["monitor_pid"].get<int>(), SIGKILL);
+  ::kill(state["pid"].get<int>(), SIGKILL);
+  (void)t;
+  return o;
+}
+
+bool any_exists(const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [](const std::string& d) { return std::filesystem::exists(d); });
+}
+
+TEST_F(LifecycleTest, GcUndoesWhatAKilledMonitorLeft) {
+  const Orphan o = make_orphan(*this, [&](std::vector<std::string> a) { return nrun(std::move(a)); }, root());
+  ASSERT_FALSE(o.cgroup_dirs.empty());
+  ASSERT_TRUE(wait_until([&] { return status_of(o.id) == "exited"; })) << "a dead pid never reads as running";
+  EXPECT_TRUE(any_exists(o.cgroup_dirs)) << "nobody has undone the cgroup yet";
+  const auto gc = nrun({"gc"});
+  EXPECT_EQ(gc.exit_code, 0) << gc;
+  EXPECT_EQ(trim(gc.out), o.id);
+  EXPECT_FALSE(any_exists(o.cgroup_dirs));
+  EXPECT_EQ(trim(nrun({"gc"}).out), "") << "a second gc finds nothing";
+  EXPECT_EQ(nrun({"rm", o.id}).exit_code, 0);
+}
+
+TEST_F(LifecycleTest, FirstRunAfterARebootCollectsTheLastBootsContainers) {
+  const Orphan o = make_orphan(*this, [&](std::vector<std::string> a) { return nrun(std::move(a)); }, root());
+  ASSERT_TRUE(wait_until([&] { return status_of(o.id) == "exited"; }));
+  // Pretend the store last saw another boot.
+  write_file(root() / "boot_id", "00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(nrun({"run", "--rm", "--net", "none", "busybox", "true"}).exit_code, 0);
+  EXPECT_FALSE(any_exists(o.cgroup_dirs));
+  EXPECT_EQ(inspect(o.id)["State"]["FinishedAt"].get<std::string>().empty(), false);
+  EXPECT_EQ(nrun({"rm", o.id}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace nrun::it

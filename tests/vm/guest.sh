@@ -49,6 +49,15 @@ done
 inside=$(nrun run --rm --net none busybox cat /proc/self/cgroup)
 [ "$inside" = "0::/" ] || fail "/proc/self/cgroup inside is '$inside'"
 
+# The device cgroup, an eBPF program on v2: mknod of a block device is
+# allowed, opening it is not (with --privileged it is); the default nodes
+# work.
+out=$(nrun run --rm --net none busybox sh -c 'mknod /tmp/b b 7 0 && head -c1 /tmp/b; head -c1 /dev/zero | wc -c' 2>&1)
+echo "$out" | grep -q 'Operation not permitted' || fail "a block device opened inside: $out"
+[ "$(echo "$out" | tail -1)" = 1 ] || fail "/dev/zero unreadable inside: $out"
+out=$(nrun run --rm --net none --privileged busybox sh -c 'mknod /tmp/b b 7 0 && head -c1 /tmp/b' 2>&1)
+echo "$out" | grep -q 'Operation not permitted' && fail "--privileged cannot open a block device: $out"
+
 # update, stats.
 nrun update --memory 96m --memory-swap 128m --cpus 1 --pids-limit 20 lim >/dev/null || fail "update"
 check $d/memory.max 100663296

@@ -1,0 +1,71 @@
+// destroy_lab: undoes exactly what a lab's record lists, newest first.
+#include <map>
+
+#include "lab/deploy.hpp"
+#include "lab/node_access.hpp"
+#include "net/error_list.hpp"
+#include "net/network.hpp"
+#include "net/nft.hpp"
+#include "net/rtnl.hpp"
+#include "runtime/container.hpp"
+#include "runtime/state.hpp"
+#include "runtime/sys/error.hpp"
+#include "runtime/sys/log.hpp"
+#include "runtime/sys/proc.hpp"
+
+namespace nrun::lab {
+
+void destroy_lab(const LabPaths& paths, const std::string& name) {
+  LabStore labs(paths.root);
+  const LabRecord rec = labs.get(name);
+  if (rec.deployer_pid > 0 && rec.deployer_pid != ::getpid() &&
+      sys::process_matches(rec.deployer_pid, rec.deployer_start_time))
+    throw sys::UsageError("lab '" + name + "' is being deployed by process " + std::to_string(rec.deployer_pid) +
+                          ": wait for it, or stop it first");
+
+  net::ErrorList errs;
+  // The names first: a bind mount keeps a namespace alive after its node
+  // is gone, and with it the node's veths.
+  for (auto it = rec.netns.rbegin(); it != rec.netns.rend(); ++it)
+    errs.capture("remove the namespace name '" + *it + "'", [&] { unbind_netns_if_exists(*it, paths.netns_dir); });
+
+  runtime::StateStore containers(paths.root);
+  std::map<std::string, std::string> ids;  // name -> id, listed once
+  errs.capture("list containers", [&] {
+    for (const auto& r : containers.list()) ids[r.config.name] = r.id;
+  });
+  for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it) {
+    const auto found = ids.find(*it);
+    if (found == ids.end()) continue;  // never made, or already removed
+    errs.capture("remove container '" + *it + "'",
+                 [&] { runtime::remove_container(containers, found->second, /*force=*/true); });
+  }
+
+  if (!rec.networks.empty()) {
+    errs.capture("remove the lab's networks", [&] {
+      net::NetworkStore store(paths.root);
+      net::LibnlRtnl host;
+      net::NftFirewall fw;
+      net::NetEnv env{store, host, fw, paths.root / "containers"};
+      for (auto it = rec.networks.rbegin(); it != rec.networks.rend(); ++it) {
+        if (!store.try_get(*it)) continue;
+        errs.capture("remove network '" + *it + "'", [&] {
+          net::remove_network(env, *it, [&](const std::string& id) { return containers.try_load(id).has_value(); });
+        });
+      }
+    });
+  }
+
+  if (errs.empty()) {
+    labs.remove(name);
+    return;
+  }
+  for (const auto& e : errs.errors()) log::debug("destroy lab '" + name + "': " + e);
+  labs.update(name, [&](LabRecord& r) {
+    r.status = LabStatus::failed;
+    r.error = "destroy: " + errs.str();
+  });
+  throw sys::Error("destroy lab '" + name + "': " + errs.str());
+}
+
+}  // namespace nrun::lab

@@ -1,0 +1,98 @@
+// Deployed labs on disk: ROOT/labs/<name>.json says what a lab is (its
+// topology as deployed, its nodes' interfaces) and what its deploy created
+// (networks, containers, namespace names), each object recorded before it
+// is made, so destroy removes exactly that, even after a deploy that failed
+// or was killed midway. Changes happen under ROOT/labs/.lock, held only for
+// the read-modify-write: a deploy's monitors are forked children that never
+// exec, and a lock fd they inherited would outlive the deploy.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lab/plan.hpp"
+#include "net/netem.hpp"
+#include "runtime/sys/lock.hpp"
+
+namespace nrun::lab {
+
+struct InterfaceRecord {
+  std::string name, network, peer, address, mac;
+  bool operator==(const InterfaceRecord&) const = default;
+};
+
+struct NodeRecord {
+  std::string name, container;
+  std::vector<InterfaceRecord> interfaces;
+  bool operator==(const NodeRecord&) const = default;
+};
+
+struct NetworkRecord {
+  std::string name, network, subnet;  // lab name, nrun network (= bridge), subnet
+  bool operator==(const NetworkRecord&) const = default;
+};
+
+enum class LabStatus { deploying, deployed, failed };
+std::string to_string(LabStatus s);
+
+struct LabRecord {
+  std::string name;
+  std::string file;     // the topology file it was deployed from (absolute)
+  std::string created;  // RFC 3339
+  LabStatus status = LabStatus::deploying;
+  std::string error;       // why the deploy or the last destroy failed
+  pid_t deployer_pid = 0;  // while deploying: who is
+  uint64_t deployer_start_time = 0;
+  std::string topology;  // the file's text as deployed (graph reads it back)
+  std::vector<NetworkRecord> lab_networks;
+  std::vector<NodeRecord> nodes;
+  std::vector<std::string> links;               // "r1:eth5 -- r2:eth5"
+  std::map<std::string, net::NetemSpec> netem;  // "node:ifname" -> what is set now
+
+  // Created, in order; each entry written before the object is made.
+  std::vector<std::string> networks;    // nrun networks
+  std::vector<std::string> containers;  // container names
+  std::vector<std::string> netns;       // names under /run/netns
+};
+
+void to_json(nlohmann::json& j, const InterfaceRecord& i);
+void from_json(const nlohmann::json& j, InterfaceRecord& i);
+void to_json(nlohmann::json& j, const NodeRecord& n);
+void from_json(const nlohmann::json& j, NodeRecord& n);
+void to_json(nlohmann::json& j, const NetworkRecord& n);
+void from_json(const nlohmann::json& j, NetworkRecord& n);
+void to_json(nlohmann::json& j, const LabRecord& r);
+void from_json(const nlohmann::json& j, LabRecord& r);
+
+// The record a deploy starts from: the plan's description, nothing created.
+LabRecord describe_plan(const LabPlan& plan);
+
+class LabStore {
+ public:
+  explicit LabStore(std::filesystem::path root);  // nrun's root; labs live in root/labs
+
+  std::optional<LabRecord> try_get(const std::string& name) const;
+  LabRecord get(const std::string& name) const;  // UsageError for an unknown lab
+  std::vector<LabRecord> list() const;           // sorted by name
+
+  // Writes a new record; UsageError when the lab exists.
+  void create(const LabRecord& r);
+  // Read-modify-write under the lock.
+  LabRecord update(const std::string& name, const std::function<void(LabRecord&)>& fn);
+  void remove(const std::string& name);  // no error when gone
+
+ private:
+  sys::FileLock lock() const;
+  std::filesystem::path path_of(const std::string& name) const;
+  void write(const LabRecord& r) const;
+  std::filesystem::path dir_;
+};
+
+}  // namespace nrun::lab

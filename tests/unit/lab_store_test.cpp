@@ -1,0 +1,79 @@
+// The lab store against a temporary root: create refuses a deployed lab,
+// update is read-modify-write, list is sorted, remove is idempotent, a
+// corrupt file is an error and not an empty lab.
+#include "lab/lab_store.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/sys/error.hpp"
+
+using namespace nrun::lab;
+namespace fs = std::filesystem;
+
+namespace {
+class LabStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("nrun-lab-store-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  static LabRecord record(const std::string& name) {
+    LabRecord r;
+    r.name = name;
+    r.nodes = {{"a", name + "-a", {{"eth0", "lan", "", "10.0.0.1/24", "02:00:00:00:00:01"}}}};
+    return r;
+  }
+  fs::path root_;
+};
+}  // namespace
+
+TEST_F(LabStoreTest, CreateGetUpdateListRemove) {
+  LabStore store(root_);
+  EXPECT_FALSE(store.try_get("one"));
+  EXPECT_THROW(store.get("one"), nrun::sys::UsageError);
+  EXPECT_TRUE(store.list().empty());
+
+  store.create(record("two"));
+  store.create(record("one"));
+  EXPECT_THROW(store.create(record("one")), nrun::sys::UsageError);
+  EXPECT_TRUE(fs::exists(root_ / "labs" / "one.json"));
+
+  const LabRecord after = store.update("one", [](LabRecord& r) {
+    r.containers.push_back("one-a");
+    r.status = LabStatus::deployed;
+  });
+  EXPECT_EQ(after.containers, std::vector<std::string>{"one-a"});
+  const LabRecord back = store.get("one");
+  EXPECT_EQ(back.containers, std::vector<std::string>{"one-a"});
+  EXPECT_EQ(back.status, LabStatus::deployed);
+  EXPECT_EQ(back.nodes, record("one").nodes);
+
+  const auto all = store.list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "one");
+  EXPECT_EQ(all[1].name, "two");
+
+  store.remove("one");
+  store.remove("one");  // gone already: fine
+  EXPECT_FALSE(store.try_get("one"));
+  EXPECT_THROW(store.update("one", [](LabRecord&) {}), nrun::sys::UsageError);
+}
+
+TEST_F(LabStoreTest, NamesThatAreNotLabsAndCorruptFiles) {
+  LabStore store(root_);
+  EXPECT_FALSE(store.try_get("../etc/passwd"));
+  EXPECT_FALSE(store.try_get(""));
+  fs::create_directories(root_ / "labs");
+  std::ofstream(root_ / "labs" / "bad.json") << "{ not json";
+  EXPECT_THROW(store.try_get("bad"), nrun::sys::Error);
+  std::ofstream(root_ / "labs" / ".lock");  // not a lab
+  std::ofstream(root_ / "labs" / "notes.txt");
+  EXPECT_THROW(store.list(), nrun::sys::Error);  // a corrupt lab is not silently skipped
+  fs::remove(root_ / "labs" / "bad.json");
+  EXPECT_TRUE(store.list().empty());
+}

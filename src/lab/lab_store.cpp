@@ -127,15 +127,10 @@ fs::path LabStore::path_of(const std::string& name) const { return dir_ / (name 
 
 std::optional<LabRecord> LabStore::try_get(const std::string& name) const {
   if (!is_valid_lab_name(name)) return std::nullopt;
-  std::string text;
+  const auto text = sys::try_read_file(path_of(name).string());
+  if (!text) return std::nullopt;
   try {
-    text = sys::read_file(path_of(name).string());
-  } catch (const sys::SysError& e) {
-    if (e.err() == ENOENT) return std::nullopt;
-    throw;
-  }
-  try {
-    return json::parse(text).get<LabRecord>();
+    return json::parse(*text).get<LabRecord>();
   } catch (const std::exception& e) {
     throw sys::Error("corrupt lab file '" + path_of(name).string() + "': " + e.what());
   }

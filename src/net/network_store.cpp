@@ -160,15 +160,10 @@ fs::path NetworkStore::path_of(const std::string& name) const { return dir_ / (n
 
 std::optional<NetworkConfig> NetworkStore::try_get(const std::string& name) const {
   if (name != kDefaultNetwork && !is_valid_network_name(name)) return std::nullopt;
-  std::string text;
+  const auto text = sys::try_read_file(path_of(name).string());
+  if (!text) return std::nullopt;
   try {
-    text = sys::read_file(path_of(name).string());
-  } catch (const sys::SysError& e) {
-    if (e.err() == ENOENT) return std::nullopt;
-    throw;
-  }
-  try {
-    return json::parse(text).get<NetworkConfig>();
+    return json::parse(*text).get<NetworkConfig>();
   } catch (const json::exception& e) {
     throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
   } catch (const UsageError& e) {

@@ -38,6 +38,15 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
+std::optional<std::string> try_read_file(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const SysError& e) {
+    if (e.err() == ENOENT) return std::nullopt;
+    throw;
+  }
+}
+
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());

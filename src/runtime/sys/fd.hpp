@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -48,6 +49,8 @@ Pipe make_pipe(int extra_flags = 0);  // O_CLOEXEC always
 
 // Reads a whole file; throws SysError.
 std::string read_file(const std::string& path);
+// Like read_file, but nullopt when the file does not exist.
+std::optional<std::string> try_read_file(const std::string& path);
 // Writes all bytes, retrying on EINTR and short writes; throws SysError.
 void write_all(int fd, std::string_view data);
 // Writes a string to an existing file (cgroup and /proc files).

@@ -66,3 +66,17 @@ nrun ps -a
 step "Remove it" rm demo
 nrun rm demo
 nrun ps -a
+
+step "A user network: a bridge, a subnet, addresses from IPAM" network create --subnet 10.20.0.0/24 demo-net
+nrun network create --subnet 10.20.0.0/24 demo-net >/dev/null
+nrun run -d --net demo-net --name server busybox sleep 1d >/dev/null
+nrun network inspect demo-net | head -20
+
+step "Containers on it reach each other by name" run --rm --net demo-net busybox ping -c1 server
+nrun run --rm --net demo-net busybox ping -c1 -W2 server
+
+step "exec joins the running container's namespaces" exec server ip -4 addr show eth0
+nrun exec server ip -4 addr show eth0
+
+nrun rm -f server >/dev/null
+nrun network rm demo-net >/dev/null

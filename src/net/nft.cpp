@@ -250,15 +250,6 @@ NftRule make_rule(const std::string& chain) {
   return r;
 }
 
-NftSet make_set(const char* name) {
-  NftSet s(nftnl_set_alloc());
-  if (!s) throw sys::Error("allocate nft set: out of memory");
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kNftTable);
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
-  return s;
-}
-
 // The three sets with their types, for NEWSET.
 NftSet make_set_declaration(const char* name, uint32_t id) {
   NftSet s = make_set(name);
@@ -326,6 +317,15 @@ std::string errno_hint(int e) {
   }
 }
 }  // namespace
+
+NftSet make_set(const char* name) {
+  NftSet s(nftnl_set_alloc());
+  if (!s) throw sys::Error("allocate nft set: out of memory");
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kNftTable);
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+  return s;
+}
 
 NftError::NftError(int e, const std::string& what)
     : sys::Error("nftables: " + what + ": " + std::strerror(e) + errno_hint(e)), err(e) {}

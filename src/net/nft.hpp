@@ -76,6 +76,9 @@ class NftBatch {
 };
 
 // Pure builders.
+// An nft set (or map) of nrun's table by name, for adding or deleting elements.
+NftSet make_set(const char* name);
+
 NftBatch build_ensure_network(const FwNetwork& n, uint32_t seq = 1);
 NftBatch build_remove_network(const FwNetwork& n, uint32_t seq = 1);
 NftBatch build_add_forwards(const std::vector<Forward>& f, uint32_t seq = 1);

@@ -19,14 +19,6 @@
 namespace nrun::net {
 
 namespace {
-NftSet set_named(const char* name) {
-  NftSet s(nftnl_set_alloc());
-  if (!s) throw sys::Error("allocate nft set: out of memory");
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kNftTable);
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
-  return s;
-}
 
 // The comment an element carries (its owner's container id).
 std::string comment_of(nftnl_set_elem* e) {
@@ -103,7 +95,7 @@ std::vector<Forward> NftFirewall::dump_map(const char* map) {
     std::vector<char> req(MNL_SOCKET_BUFFER_SIZE);
     const uint32_t seq = seq_++;
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(req.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
-    auto s = set_named(map);
+    auto s = make_set(map);
     nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
     if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) sys::check(-1, "send nftables dump request");
     std::vector<Forward> out;

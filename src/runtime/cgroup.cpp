@@ -52,7 +52,7 @@ std::unique_ptr<Cgroup> cgroup_from_json(const nlohmann::json& j) {
   throw sys::Error("unknown cgroup driver '" + driver + "' in the container's state");
 }
 
-std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerState& state) {
+CgroupEntry cgroups_prepare(const ContainerRecord& rec, ContainerState& state) {
   const Resources& limits = rec.config.resources;
   const CgroupLayout layout = host_cgroup_layout();
   auto cg = make_container_cgroup(layout, rec.id);
@@ -71,9 +71,7 @@ std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerSt
     return {};
   }
   state.cgroup = cg->to_json();
-  std::vector<std::string> files;
-  for (const auto& f : cg->procs_files()) files.push_back(f.string());
-  return files;
+  return cg->entry();
 }
 
 void cgroups_teardown(const ContainerRecord& rec, ContainerState& state) noexcept {
@@ -83,9 +81,8 @@ void cgroups_teardown(const ContainerRecord& rec, ContainerState& state) noexcep
       // cgroup is still found by the container's id.
       auto cg = make_container_cgroup(host_cgroup_layout(), rec.id);
       if (!cg) return;
-      const auto files = cg->procs_files();
-      if (std::none_of(files.begin(), files.end(), [](const fs::path& f) { return fs::exists(f.parent_path()); }))
-        return;
+      const auto dirs = cg->entry().dirs;
+      if (std::none_of(dirs.begin(), dirs.end(), [](const std::string& d) { return fs::exists(d); })) return;
       cg->remove();
       return;
     }
@@ -106,8 +103,9 @@ void cgroups_collect_exit_facts(ContainerState& state) noexcept {
   }
 }
 
-void join_container_cgroup(const ContainerState& state, pid_t pid) {
-  if (auto cg = cgroup_from_json(state.cgroup)) cg->add_process(pid);
+CgroupEntry container_cgroup_entry(const ContainerState& state) {
+  auto cg = cgroup_from_json(state.cgroup);
+  return cg ? cg->entry() : CgroupEntry{};
 }
 
 }  // namespace nrun::runtime

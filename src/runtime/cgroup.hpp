@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/cgroup_entry.hpp"
 #include "runtime/resources.hpp"
 #include "runtime/state.hpp"
 
@@ -95,8 +96,8 @@ class Cgroup {
   // failure, removes what it made.
   virtual void create(const Resources& r) = 0;
   virtual void add_process(pid_t pid) = 0;
-  // The cgroup.procs files a process writes "0" into to join by itself.
-  virtual std::vector<std::filesystem::path> procs_files() const = 0;
+  // How a new process of the container gets into this cgroup.
+  virtual CgroupEntry entry() const = 0;
   // New limits for a live cgroup (WriteMode::update).
   virtual void update(const Resources& r) = 0;
   virtual CgroupStats stats() const = 0;
@@ -123,16 +124,14 @@ std::unique_ptr<Cgroup> cgroup_from_json(const nlohmann::json& j);
 // ------------------------------------------- the module's hooks (cgroup.cpp)
 
 // See host_resources.hpp: runs before init is cloned; makes the cgroup with
-// its limits and returns the cgroup.procs files through which init joins it
-// itself, first thing, before it makes its cgroup namespace (so the
-// container sees its cgroup as "/"). On v1 the first move of a task costs an
-// RCU grace period (~8 ms); init pays it while the monitor sets up the
-// network, not after.
-std::vector<std::string> cgroups_prepare(const ContainerRecord& rec, ContainerState& state);
+// its limits and says how init enters it: born inside (v2), or joining by
+// itself first thing (v1), before it makes its cgroup namespace (so the
+// container sees its cgroup as "/"). Empty when the container has no cgroup.
+CgroupEntry cgroups_prepare(const ContainerRecord& rec, ContainerState& state);
 void cgroups_teardown(const ContainerRecord& rec, ContainerState& state) noexcept;
 void cgroups_collect_exit_facts(ContainerState& state) noexcept;
-// Puts `pid` into the container's cgroup(s) (nrun exec); no-op when the
-// container has none.
-void join_container_cgroup(const ContainerState& state, pid_t pid);
+// How a process of `nrun exec` enters the container's cgroup(s); empty when
+// the container has none.
+CgroupEntry container_cgroup_entry(const ContainerState& state);
 
 }  // namespace nrun::runtime

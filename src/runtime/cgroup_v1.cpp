@@ -67,10 +67,13 @@ class CgroupV1 final : public Cgroup {
     for (const auto& dir : unique_dirs()) cgroupfs::write(dir / "cgroup.procs", std::to_string(pid));
   }
 
-  std::vector<fs::path> procs_files() const override {
-    std::vector<fs::path> files;
-    for (const auto& dir : unique_dirs()) files.push_back(dir / "cgroup.procs");
-    return files;
+  CgroupEntry entry() const override {
+    CgroupEntry e;
+    for (const auto& dir : unique_dirs()) {
+      e.dirs.push_back(dir.string());
+      e.self_join.push_back((dir / "tasks").string());
+    }
+    return e;
   }
 
   void update(const Resources& r) override {

@@ -45,7 +45,7 @@ class CgroupV2 final : public Cgroup {
   }
 
   void add_process(pid_t pid) override { cgroupfs::write(dir_ / "cgroup.procs", std::to_string(pid)); }
-  std::vector<fs::path> procs_files() const override { return {dir_ / "cgroup.procs"}; }
+  CgroupEntry entry() const override { return {{dir_.string()}, {(dir_ / "cgroup.procs").string()}, dir_.string()}; }
 
   void update(const Resources& r) override {
     const auto writes = cgroup_v2_writes(r, WriteMode::update);

@@ -65,7 +65,7 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
   if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
   ContainerState held;
   try {
-    args.cgroup_procs = prepare_host_resources(s.containers, rec, held);
+    args.cgroup = prepare_host_resources(s.containers, rec, held);
     Spawned sp = spawn_container(args, [&](pid_t pid) {
       setup_host_resources(s.containers, rec, pid, held);
       // One write records the run and what it holds before init runs, so a

@@ -138,9 +138,9 @@ std::vector<bpf_insn> device_cgroup_v2_program(const std::vector<DeviceRule>& al
   return p;
 }
 
-void restrict_devices(const std::vector<std::string>& cgroup_procs, const std::vector<DeviceRule>& allow) {
-  for (const auto& procs : cgroup_procs) {
-    const fs::path dir = fs::path(procs).parent_path();
+void restrict_devices(const std::vector<std::string>& cgroup_dirs, const std::vector<DeviceRule>& allow) {
+  for (const auto& d : cgroup_dirs) {
+    const fs::path dir(d);
     if (::access((dir / "devices.allow").c_str(), F_OK) == 0) {
       for (const auto& [file, line] : device_cgroup_v1_writes(allow)) {
         try {

@@ -48,11 +48,11 @@ sys::Fd load_device_program(const std::vector<DeviceRule>& allow);
 
 // Runs in init right after it joined its cgroup (before the cgroup
 // namespace and before the image's code): restricts that cgroup to
-// `allow`. `cgroup_procs` are the cgroup.procs files init joined through;
+// `allow`. `cgroup_dirs` are the directories of the cgroup init is in;
 // the v1 devices hierarchy is the one whose directory has devices.allow,
 // a v2 cgroup the one with cgroup.controllers. With no devices hierarchy (or
 // no cgroup at all) there is nothing to restrict.
-void restrict_devices(const std::vector<std::string>& cgroup_procs, const std::vector<DeviceRule>& allow);
+void restrict_devices(const std::vector<std::string>& cgroup_dirs, const std::vector<DeviceRule>& allow);
 
 // A device node of the host (for --privileged), path relative to /dev.
 struct HostDevice {

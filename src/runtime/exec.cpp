@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <optional>
 
-#include "runtime/host_resources.hpp"
+#include "runtime/cgroup.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/namespaces.hpp"
@@ -29,6 +29,7 @@ struct ExecArgs {
   std::vector<std::string> argv, env;
   std::string workdir;
   ProcessSecurity security;  // the container's, as its init got them
+  CgroupEntry cgroup;        // the container's cgroup
   std::string user;  // exec -u; resolved inside the container, against its /etc/passwd
   bool tty = false;
   winsize window{};
@@ -53,12 +54,12 @@ struct ExecArgs {
 // The intermediate: joins the cgroup and namespaces, then clones the exec
 // child with CLONE_PARENT, so that it is nrun's own child (waitable) while
 // it is born inside the container's pid namespace.
-[[noreturn]] void join_and_fork(const ExecArgs& a, const NamespaceHandles& ns, const ContainerState& st,
+[[noreturn]] void join_and_fork(const ExecArgs& a, const NamespaceHandles& ns, bool born_in_cgroup,
                                 SyncSocket& sync) noexcept {
   try {
     // Until execve, nothing in the container may ptrace or read us.
     check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
-    join_container_cgroups(st, ::getpid());
+    if (!born_in_cgroup) join_cgroup_self(a.cgroup);
     join_namespaces(ns);
     clone_args ca{};
     ca.flags = CLONE_PARENT;
@@ -96,6 +97,7 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   a.workdir = normalize_container_path(spec.workdir.empty() ? rec.config.workdir : spec.workdir);
   a.security = process_security(rec.config, store.root() / "cache");
   a.user = spec.user;
+  a.cgroup = container_cgroup_entry(rec.state);
   a.tty = spec.tty;
   a.window = caller_window_size();
   sys::Fd devnull;
@@ -109,10 +111,12 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   if (!spec.detach) signals.emplace();  // before fork, so no signal slips past
   auto [ours, theirs] = make_sync_pair();
   std::fflush(nullptr);
-  const pid_t mid = static_cast<pid_t>(check(::fork(), "fork"));
+  const sys::Fd cgroup_fd = open_clone_into(a.cgroup);
+  bool into_cgroup = false;
+  const pid_t mid = clone_child(0, nullptr, cgroup_fd.get(), &into_cgroup, "fork exec process");
   if (mid == 0) {
     ours.close();
-    join_and_fork(a, ns, rec.state, theirs);
+    join_and_fork(a, ns, into_cgroup, theirs);
   }
   theirs.close();
   ChildPid intermediate(mid, sys::Fd());

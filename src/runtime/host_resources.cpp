@@ -5,7 +5,7 @@
 
 namespace nrun::runtime {
 
-std::vector<std::string> prepare_host_resources(StateStore&, const ContainerRecord& rec, ContainerState& state) {
+CgroupEntry prepare_host_resources(StateStore&, const ContainerRecord& rec, ContainerState& state) {
   return cgroups_prepare(rec, state);
 }
 
@@ -17,8 +17,6 @@ void teardown_host_resources(StateStore& store, const ContainerRecord& rec, Cont
   detach_networks(store, rec, state);
   cgroups_teardown(rec, state);
 }
-
-void join_container_cgroups(const ContainerState& state, pid_t pid) { join_container_cgroup(state, pid); }
 
 void collect_exit_facts(StateStore&, const ContainerRecord&, ContainerState& state) noexcept {
   cgroups_collect_exit_facts(state);

@@ -10,14 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cgroup_entry.hpp"
 #include "runtime/state.hpp"
 
 namespace nrun::runtime {
 
 // Called before init is cloned: makes what needs no process (the cgroup
-// with its limits). Returns the cgroup.procs files init joins itself
-// through. Throws after undoing its own partial work; fills `state`.
-std::vector<std::string> prepare_host_resources(StateStore& store, const ContainerRecord& rec,
+// with its limits). Returns how init enters that cgroup. Throws after
+// undoing its own partial work; fills `state`.
+CgroupEntry prepare_host_resources(StateStore& store, const ContainerRecord& rec,
                                                 ContainerState& state);
 
 // Called with init held before its rootfs is mounted. Throws on failure,
@@ -28,9 +29,6 @@ void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t i
 // holds nothing, is a no-op. Clears the module members it undid.
 void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 
-// Puts `pid` (an `nrun exec` process, before it joins the namespaces) into
-// the container's cgroups.
-void join_container_cgroups(const ContainerState& state, pid_t pid);
 
 // Facts gathered when init has exited, before teardown (OOM kill).
 void collect_exit_facts(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;

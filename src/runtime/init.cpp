@@ -18,21 +18,16 @@ namespace nrun::runtime {
 namespace {
 using sys::check;
 
-void init_container(const InitArgs& a, SyncSocket& sync) {
+void init_container(const InitArgs& a, bool born_in_cgroup, SyncSocket& sync) {
   // Until execve, nothing in the container (an exec'd process, a container
   // sharing our pid namespace) may ptrace us or open our /proc files.
   check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
   if (a.die_with_monitor) check(::prctl(PR_SET_PDEATHSIG, SIGKILL), "set parent death signal");
-  // Join our cgroup ourselves, while the monitor builds the network.
-  for (const auto& procs : a.cgroup_procs) {
-    try {
-      sys::write_file(procs, "0");
-    } catch (const sys::SysError& e) {
-      throw sys::SysError(e.err(), "join cgroup '" + procs + "'");
-    }
-  }
+  // Join our cgroup ourselves (unless born in it), while the monitor builds
+  // the network.
+  if (!born_in_cgroup) join_cgroup_self(a.cgroup);
   // Only the default device nodes, in that cgroup (exec'd processes join it).
-  if (!a.security.devices.empty()) restrict_devices(a.cgroup_procs, a.security.devices);
+  if (!a.security.devices.empty()) restrict_devices(a.cgroup.dirs, a.security.devices);
   // Wait until the monitor has built our network.
   auto go = sync.receive();
   if (!go || go->type != SyncType::go) ::_exit(125);  // the monitor gave up on us
@@ -51,9 +46,9 @@ void init_container(const InitArgs& a, SyncSocket& sync) {
 }
 }  // namespace
 
-[[noreturn]] void init_main(const InitArgs& args, SyncSocket& sync) noexcept {
+[[noreturn]] void init_main(const InitArgs& args, bool born_in_cgroup, SyncSocket& sync) noexcept {
   try {
-    init_container(args, sync);
+    init_container(args, born_in_cgroup, sync);
     // The user is looked up in the image's /etc/passwd, now our root's.
     finish_and_exec(make_process_setup(args.argv, args.env, args.rootfs.workdir, args.security), sync);
   } catch (const std::system_error& e) {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "runtime/launch_error.hpp"
 #include "runtime/sys/error.hpp"
@@ -15,7 +16,8 @@
 
 namespace nrun::runtime {
 
-[[noreturn]] void init_main(const InitArgs& args, SyncSocket& sync) noexcept;  // init.cpp
+// init.cpp; born_in_cgroup: clone3 placed init in its cgroup already.
+[[noreturn]] void init_main(const InitArgs& args, bool born_in_cgroup, SyncSocket& sync) noexcept;
 
 void ChildPid::kill_and_reap() noexcept {
   if (pid_ <= 0) return;
@@ -31,21 +33,32 @@ int exit_code_from_status(int status) {
   return 255;
 }
 
-namespace {
 // clone3 without a stack behaves like fork; the child returns 0 here.
-pid_t clone_init(uint64_t flags, int* pidfd) {
+pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, const char* what) {
+  if (pidfd) flags |= CLONE_PIDFD;
   clone_args ca{};
-  ca.flags = flags | CLONE_PIDFD;
+  ca.flags = flags;
   ca.pidfd = reinterpret_cast<uint64_t>(pidfd);
   ca.exit_signal = SIGCHLD;
-  long pid = sys::sys_clone3(&ca);
+  long pid = -1;
+  *into_cgroup = cgroup_fd >= 0;
+  if (*into_cgroup) {
+    clone_args in = ca;
+    in.flags |= CLONE_INTO_CGROUP;
+    in.cgroup = static_cast<uint64_t>(cgroup_fd);
+    pid = sys::sys_clone3(&in);
+    if (pid < 0) {
+      log::debug(std::string(what) + ": clone3 into the cgroup: " + std::strerror(errno) + "; it joins by itself");
+      *into_cgroup = false;
+    }
+  }
+  if (!*into_cgroup) pid = sys::sys_clone3(&ca);
   if (pid < 0 && errno == ENOSYS) {
     // Kernels before 5.3: clone(2) with a null stack is fork-like too.
-    pid = ::syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, 0);
+    pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, pidfd, nullptr, 0);
   }
-  return static_cast<pid_t>(sys::check(pid, "clone container init"));
+  return static_cast<pid_t>(sys::check(pid, what));
 }
-}  // namespace
 
 Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& before_release) {
   auto [monitor_end, init_end] = make_sync_pair();
@@ -56,10 +69,12 @@ Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& 
   if (args.new_net) flags |= CLONE_NEWNET;
   std::fflush(nullptr);  // buffered output must not be written twice
   int pidfd = -1;
-  const pid_t pid = clone_init(flags, &pidfd);
+  const sys::Fd cgroup_fd = open_clone_into(args.cgroup);
+  bool into_cgroup = false;
+  const pid_t pid = clone_child(flags, &pidfd, cgroup_fd.get(), &into_cgroup, "clone container init");
   if (pid == 0) {
     monitor_end.close();
-    init_main(args, init_end);
+    init_main(args, into_cgroup, init_end);
   }
   init_end.close();
   Spawned out{ChildPid(pid, sys::Fd(pidfd)), sys::Fd()};

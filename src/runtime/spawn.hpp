@@ -5,10 +5,12 @@
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "runtime/cgroup_entry.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/security.hpp"
 #include "runtime/sync_socket.hpp"
@@ -28,8 +30,9 @@ struct InitArgs {
   bool new_uts = true;   // a fresh uts namespace (not --uts host)
   bool new_ipc = true;
   bool new_pid = true;   // false: the monitor has joined the pid namespace to use
-  // cgroup.procs files init writes itself into, first thing after clone.
-  std::vector<std::string> cgroup_procs;
+  // The container's cgroup: init is cloned into it (v2) or joins it itself,
+  // first thing after clone (v1, or when CLONE_INTO_CGROUP fails).
+  CgroupEntry cgroup;
   // Namespaces of another container to join after release: (fd, CLONE_NEW*).
   std::vector<std::pair<int, int>> join;
   // stdio for the command when there is no tty (fds in the monitor, inherited)
@@ -72,6 +75,13 @@ struct Spawned {
 // returns once it has execve()d. An execve or set-up failure inside becomes
 // LaunchError (126/127) or Error (125), with init reaped.
 Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& before_release);
+
+// clone3 as fork with `flags` (CLONE_NEW*, ...), a pidfd when `pidfd` is
+// given, and born in the cgroup of `cgroup_fd` when it is >= 0 and the
+// kernel can (Linux 5.7+, cgroup v2): `*into_cgroup` says whether it was,
+// else the child must join by itself. Falls back to clone(2) before 5.3.
+// Returns 0 in the child.
+pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, const char* what);
 
 // Docker's mapping of a wait status: the exit code, or 128 + signal.
 int exit_code_from_status(int status);

@@ -206,6 +206,23 @@ TEST_F(CgroupTest, ContainerSeesItsCgroupAsRoot) {
   for (const auto& l : ls) EXPECT_EQ(l.substr(l.rfind(':')), ":/") << r;
 }
 
+TEST_F(CgroupTest, ExecJoinsTheContainersCgroupOnEveryHierarchy) {
+  const std::string id =
+      track(run_detached({"--net", "none", "--name", "joined", "--pids-limit", "20", "busybox", "sleep", "300"}));
+  // Inside its cgroup namespace an exec'd process in the container's cgroup
+  // sees "/" on every hierarchy; anywhere else it would see a path with "..".
+  const auto r = nrun({"exec", "joined", "cat", "/proc/self/cgroup"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const auto ls = lines(r.out);
+  ASSERT_FALSE(ls.empty()) << r;
+  for (const auto& l : ls) EXPECT_EQ(l.substr(l.rfind(':')), ":/") << r;
+  // And from the host: a detached exec'd process is listed in every
+  // directory of the container's cgroup, next to init.
+  ASSERT_EQ(nrun({"exec", "-d", "joined", "sleep", "300"}).exit_code, 0);
+  for (const auto& d : nrun_dirs(id))
+    EXPECT_TRUE(wait_until([&] { return lines(read_file(d / "cgroup.procs")).size() == 2u; }, 5s)) << d;
+}
+
 // ------------------------------------------------------------------ update
 
 TEST_F(CgroupTest, UpdateRaisesLimitsOfARunningContainer) {

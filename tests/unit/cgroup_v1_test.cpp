@@ -158,6 +158,35 @@ TEST_F(CgroupV1Test, AddProcessWritesEveryHierarchy) {
   for (const auto& [c, own] : own_) EXPECT_EQ(read(c, "cgroup.procs"), std::to_string(kFakePid)) << c;
 }
 
+TEST_F(CgroupV1Test, EntryJoinsThroughTasksOfEachDirectoryOnce) {
+  // "0" into `tasks` moves only the writer, without the global threadgroup
+  // lock that a write to cgroup.procs takes (an RCU grace period each).
+  std::map<std::string, fs::path> dirs = {{"cpu", leaf("cpu")}, {"cpuacct", leaf("cpu")}, {"pids", leaf("pids")}};
+  const CgroupEntry e = make_cgroup_v1(dirs)->entry();
+  EXPECT_EQ(e.dirs, (std::vector<std::string>{leaf("cpu").string(), leaf("pids").string()}));
+  EXPECT_EQ(e.self_join, (std::vector<std::string>{(leaf("cpu") / "tasks").string(), (leaf("pids") / "tasks").string()}));
+  EXPECT_TRUE(e.clone_into.empty()) << "CLONE_INTO_CGROUP is v2 only";
+}
+
+TEST_F(CgroupV1Test, JoinCgroupSelfWritesZeroIntoEachFile) {
+  const CgroupEntry e = cgroup()->entry();
+  ASSERT_FALSE(e.self_join.empty());
+  for (const auto& f : e.self_join) FakeCgroupTree::write(f, "");
+  join_cgroup_self(e);
+  for (const auto& f : e.self_join) EXPECT_EQ(FakeCgroupTree::read(f), "0") << f;
+}
+
+TEST_F(CgroupV1Test, JoinCgroupSelfNamesTheFileThatFailed) {
+  CgroupEntry e;
+  e.self_join = {(t_.root() / "no-such-dir" / "tasks").string()};
+  try {
+    join_cgroup_self(e);
+    FAIL() << "expected an error";
+  } catch (const nrun::sys::SysError& err) {
+    EXPECT_NE(std::string(err.what()).find("join cgroup '" + e.self_join[0] + "'"), std::string::npos) << err.what();
+  }
+}
+
 TEST_F(CgroupV1Test, CoMountedControllersShareADirectory) {
   // cpu,cpuacct mounted together: one directory, written once.
   std::map<std::string, fs::path> dirs = {{"cpu", leaf("cpu")}, {"cpuacct", leaf("cpu")}};

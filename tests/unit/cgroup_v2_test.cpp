@@ -163,6 +163,15 @@ TEST_F(CgroupV2Test, AddProcess) {
   EXPECT_EQ(read("cgroup.procs"), std::to_string(kFakePid));
 }
 
+TEST_F(CgroupV2Test, EntryClonesIntoTheLeafAndFallsBackToCgroupProcs) {
+  const CgroupEntry e = cgroup()->entry();
+  EXPECT_EQ(e.dirs, std::vector<std::string>{leaf().string()});
+  EXPECT_EQ(e.clone_into, leaf().string());
+  EXPECT_EQ(e.self_join, std::vector<std::string>{(leaf() / "cgroup.procs").string()});
+  EXPECT_TRUE(open_clone_into(e)) << "an O_PATH fd on the leaf";
+  EXPECT_FALSE(open_clone_into(CgroupEntry{})) << "no cgroup, no fd";
+}
+
 TEST_F(CgroupV2Test, Stats) {
   FakeCgroupTree::write(leaf() / "cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n");
   FakeCgroupTree::write(leaf() / "memory.current", "10485760\n");

@@ -49,6 +49,15 @@ done
 inside=$(nrun run --rm --net none busybox cat /proc/self/cgroup)
 [ "$inside" = "0::/" ] || fail "/proc/self/cgroup inside is '$inside'"
 
+# Init and exec'd processes are born in the container's cgroup with
+# clone3(CLONE_INTO_CGROUP): no task move (each costs an RCU grace period).
+dbg=$(nrun --log-level debug run --rm --net none busybox true 2>&1)
+echo "$dbg" | grep -q 'clone3 into the cgroup' && fail "init not cloned into its cgroup: $dbg"
+dbg=$(nrun --log-level debug exec lim sh -c 'cat /proc/self/cgroup' 2>&1)
+echo "$dbg" | grep -q 'clone3 into the cgroup' && fail "exec not cloned into the cgroup: $dbg"
+echo "$dbg" | grep -qx '0::/' || fail "exec'd process is not in the container's cgroup: $dbg"
+[ "$(wc -l <$d/cgroup.procs)" = 1 ] || fail "the exec'd process left something in the cgroup"
+
 # The device cgroup, an eBPF program on v2: mknod of a block device is
 # allowed, opening it is not (with --privileged it is); the default nodes
 # work.

@@ -91,6 +91,9 @@ jq --arg rootfs "$rootfs" \
   "$bundle/config.json" >"$bundle/config.json.new"
 mv "$bundle/config.json.new" "$bundle/config.json"
 crun_cmd="crun --cgroup-manager=disabled --root $work/crun-state run --bundle $bundle nrun-bench"
+# crun as nrun runs: a cgroup of its own for each container, made and
+# removed by crun's cgroupfs manager (v1 here, v2 on a v2 host).
+crun_cg_cmd="crun --cgroup-manager=cgroupfs --root $work/crun-state run --bundle $bundle nrun-bench"
 floor_cmd="unshare --pid --mount --uts --ipc --net --fork chroot $rootfs /bin/true"
 nrun_cmd="$nrun --root $work/nrun-root run --rm busybox /bin/true"
 # The like-for-like one: floor and crun get an empty network namespace too,
@@ -115,10 +118,15 @@ if ! $crun_cmd 2>"$work/crun.err"; then
       'mount -t tmpfs nrun-bench /sys/fs/cgroup/unified && exec "$@"' sh)
     # shellcheck disable=SC2086
     "${crun_wrap[@]}" $crun_cmd
+    # shellcheck disable=SC2086
+    "${crun_wrap[@]}" $crun_cg_cmd
   else
     cat "$work/crun.err" >&2
     exit 1
   fi
+else
+  # shellcheck disable=SC2086
+  $crun_cg_cmd
 fi
 if ((!skip_nrun)); then
   # shellcheck disable=SC2086
@@ -131,7 +139,7 @@ main=(--command-name floor "$floor_cmd")
 ((skip_nrun)) || main+=(--command-name nrun "$nrun_cmd" --command-name nrun-net-none "$nrun_none_cmd")
 "${hf[@]}" --export-json "$work/main.json" --export-markdown "$work/main.md" "${main[@]}"
 "${crun_wrap[@]}" "${hf[@]}" --export-json "$work/crun.json" --export-markdown "$work/crun.md" \
-  --command-name crun "$crun_cmd"
+  --command-name crun "$crun_cmd" --command-name crun-cgroups "$crun_cg_cmd"
 jq -s '{results: (.[0].results + .[1].results)}' "$work/main.json" "$work/crun.json" >"$out/run.json"
 # One table from both runs (hyperfine's own "Relative" column would compare
 # within one run only).
@@ -145,14 +153,15 @@ mean() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$out/
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 floor=$(mean floor)
 crun_mean=$(mean crun)
+crun_cg_mean=$(mean crun-cgroups)
 step "results"
 summary=$(cat "$out/run.md")
 if ((!skip_nrun)); then
   nrun_mean=$(mean nrun)
   none_mean=$(mean nrun-net-none)
-  ratios="like for like (no network): nrun/crun = $(ratio "$none_mean" "$crun_mean"), nrun/floor = $(ratio "$none_mean" "$floor"), crun/floor = $(ratio "$crun_mean" "$floor"); the default bridge network costs nrun $(ratio "$nrun_mean" "$none_mean")x"
+  ratios="like for like (no network, a cgroup per container): nrun-net-none/crun-cgroups = $(ratio "$none_mean" "$crun_cg_mean"); against crun without cgroups: nrun-net-none/crun = $(ratio "$none_mean" "$crun_mean"); nrun-net-none/floor = $(ratio "$none_mean" "$floor"), crun/floor = $(ratio "$crun_mean" "$floor"); the default bridge network costs nrun $(ratio "$nrun_mean" "$none_mean")x"
 else
-  ratios="crun/floor = $(ratio "$crun_mean" "$floor") (nrun skipped)"
+  ratios="crun/floor = $(ratio "$crun_mean" "$floor"), crun-cgroups/floor = $(ratio "$crun_cg_mean" "$floor") (nrun skipped)"
 fi
 echo "$summary"
 echo "$ratios"
@@ -183,6 +192,7 @@ inside \`unshare --net --mount\`.
 
 - floor: \`unshare --pid --mount --uts --ipc --net --fork chroot ROOTFS /bin/true\`
 - crun: \`crun --cgroup-manager=disabled --root STATE run --bundle BUNDLE nrun-bench\` (config from \`crun spec\`, args \`/bin/true\`, no terminal)
+- crun-cgroups: the same with \`--cgroup-manager=cgroupfs\`: crun makes and removes a cgroup per container, as nrun does (the like-for-like one)
 - nrun: \`nrun --root ROOT run --rm busybox /bin/true\` (default network: a veth on the default bridge)
 - nrun-net-none: \`nrun --root ROOT run --rm --net none busybox /bin/true\` (an empty network namespace, like the other two)
 

@@ -36,44 +36,22 @@ struct ExecArgs {
   int in = 0, out = 1, err = 2;
 };
 
-// The process that execs, already inside every namespace (pid included).
-[[noreturn]] void exec_child(const ExecArgs& a, SyncSocket& sync) noexcept {
+// The process that execs. Born in the container's pid namespace (and, on
+// cgroup v2, in its cgroup); joins the rest itself, so that nrun, which
+// supervises it, never enters the container's mount namespace and never
+// reads a file of the (untrusted) image.
+[[noreturn]] void exec_child(const ExecArgs& a, const NamespaceHandles& ns, bool born_in_cgroup,
+                             SyncSocket& sync) noexcept {
   try {
+    // Until execve, nothing in the container may ptrace or read us.
+    check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
+    // Through the host's cgroupfs, so before the mount namespace.
+    if (!born_in_cgroup) join_cgroup_self(a.cgroup);
+    join_namespaces(ns, namespaces_but_pid());
     sys::Fd pty_slave;
     if (a.tty) pty_slave = open_pty("/dev/pts/ptmx", a.window, sync);
     set_session_and_stdio(pty_slave, a.in, a.out, a.err);
     finish_and_exec(make_process_setup(a.argv, a.env, a.workdir, a.security, a.user), sync);
-  } catch (const std::system_error& e) {
-    sync.send_error(e.code().value(), 125, e.what());
-  } catch (const std::exception& e) {
-    sync.send_error(0, 125, e.what());
-  }
-  ::_exit(125);
-}
-
-// The intermediate: joins the cgroup and namespaces, then clones the exec
-// child with CLONE_PARENT, so that it is nrun's own child (waitable) while
-// it is born inside the container's pid namespace.
-[[noreturn]] void join_and_fork(const ExecArgs& a, const NamespaceHandles& ns, bool born_in_cgroup,
-                                SyncSocket& sync) noexcept {
-  try {
-    // Until execve, nothing in the container may ptrace or read us.
-    check(::prctl(PR_SET_DUMPABLE, 0), "set non-dumpable");
-    if (!born_in_cgroup) join_cgroup_self(a.cgroup);
-    join_namespaces(ns);
-    clone_args ca{};
-    ca.flags = CLONE_PARENT;
-    const long pid = sys::sys_clone3(&ca);
-    if (pid < 0) {
-      const int e = errno;
-      throw sys::SysError(e, "clone exec process");
-    }
-    if (pid == 0) exec_child(a, sync);
-    SyncMessage m;
-    m.type = SyncType::child;
-    m.err = static_cast<int32_t>(pid);
-    sync.send_message(m);
-    ::_exit(0);
   } catch (const std::system_error& e) {
     sync.send_error(e.code().value(), 125, e.what());
   } catch (const std::exception& e) {
@@ -110,30 +88,28 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   std::optional<ForwardedSignals> signals;
   if (!spec.detach) signals.emplace();  // before fork, so no signal slips past
   auto [ours, theirs] = make_sync_pair();
+  // Our children are born in the container's pid namespace (we are not
+  // moved), so the exec'd process is nrun's own child, waitable, with no
+  // intermediate process (one fork, as nsenter).
+  join_pid_namespace_for_children(ns);
   std::fflush(nullptr);
   const sys::Fd cgroup_fd = open_clone_into(a.cgroup);
   bool into_cgroup = false;
-  const pid_t mid = clone_child(0, nullptr, cgroup_fd.get(), &into_cgroup, "fork exec process");
-  if (mid == 0) {
-    ours.close();
-    join_and_fork(a, ns, into_cgroup, theirs);
-  }
+  sys::Fd pidfd;
+  const pid_t pid = spawn_sharing_memory(
+      [&] {
+        ::close(ours.fd());  // ours, not the child's: its fd only, the object is shared
+        exec_child(a, ns, into_cgroup, theirs);
+      },
+      cgroup_fd.get(), &into_cgroup, &pidfd, "clone exec process");
   theirs.close();
-  ChildPid intermediate(mid, sys::Fd());
-  ChildPid child;
+  ChildPid child(pid, std::move(pidfd));
   sys::Fd pty_master;
   while (auto msg = ours.receive(&pty_master)) {
-    if (msg->type == SyncType::child) {
-      const pid_t pid = msg->err;
-      child = ChildPid(pid, sys::Fd(sys::sys_pidfd_open(pid)));
-    } else if (msg->type == SyncType::error) {
-      if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
-      throw sys::Error("exec in container '" + rec.config.name + "': " + msg->message());
-    }
+    if (msg->type != SyncType::error) continue;
+    if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
+    throw sys::Error("exec in container '" + rec.config.name + "': " + msg->message());
   }
-  int mid_status = 0;
-  ::waitpid(intermediate.release(), &mid_status, 0);
-  if (child.pid() <= 0 || !child.pidfd()) throw sys::Error("exec in container '" + rec.config.name + "' failed");
   log::debug("exec'd pid " + std::to_string(child.pid()) + " in container " + rec.short_id());
   if (spec.detach) {
     child.release();  // runs on; reparented when we exit

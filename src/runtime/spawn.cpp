@@ -3,7 +3,9 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include "runtime/launch_error.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
+#include "runtime/sys/clone_vm.hpp"
 #include "runtime/sys/syscalls.hpp"
 
 namespace nrun::runtime {
@@ -58,6 +61,73 @@ pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, 
     pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, pidfd, nullptr, 0);
   }
   return static_cast<pid_t>(sys::check(pid, what));
+}
+
+namespace {
+// Enough for the exec path (user lookup, exceptions), with a guard page.
+constexpr size_t kSharedStackSize = 512 * 1024;
+
+int run_shared_child(void* arg) {
+  (*static_cast<const std::function<void()>*>(arg))();
+  ::_exit(125);  // `child` must not return
+}
+
+// The child's stack, unmapped when we resume (the child no longer uses it).
+class ChildStack {
+ public:
+  ChildStack() {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_ = kSharedStackSize + page;
+    base_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base_ == MAP_FAILED) {
+      const int e = errno;
+      throw sys::SysError(e, "mmap child stack");
+    }
+    ::mprotect(base_, page, PROT_NONE);  // stacks grow down: the guard is at the bottom
+  }
+  ~ChildStack() { ::munmap(base_, size_); }
+  void* bottom() const { return base_; }
+  size_t size() const { return size_; }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  void* top() const { return static_cast<char*>(base_) + size_; }
+
+ private:
+  void* base_ = nullptr;
+  size_t size_ = 0;
+};
+}  // namespace
+
+pid_t spawn_sharing_memory(const std::function<void()>& child, int cgroup_fd, bool* into_cgroup, sys::Fd* pidfd,
+                           const char* what) {
+  ChildStack stack;
+  void* arg = const_cast<std::function<void()>*>(&child);
+  int fd = -1;
+  clone_args ca{};
+  ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+  ca.pidfd = reinterpret_cast<uint64_t>(&fd);
+  ca.exit_signal = SIGCHLD;
+  ca.stack = reinterpret_cast<uint64_t>(stack.bottom());
+  ca.stack_size = stack.size();
+  long pid = -1;
+  *into_cgroup = cgroup_fd >= 0;
+  if (*into_cgroup) {
+    clone_args in = ca;
+    in.flags |= CLONE_INTO_CGROUP;
+    in.cgroup = static_cast<uint64_t>(cgroup_fd);
+    pid = sys::clone3_run(&in, run_shared_child, arg);
+    if (pid < 0) {
+      log::debug(std::string(what) + ": clone3 into the cgroup: " + std::strerror(errno) + "; it joins by itself");
+      *into_cgroup = false;
+    }
+  }
+  if (!*into_cgroup) pid = sys::clone3_run(&ca, run_shared_child, arg);
+  // No clone3 (before Linux 5.3) or no assembly for this architecture.
+  if (pid < 0 && errno == ENOSYS)
+    pid = ::clone(run_shared_child, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, &fd);
+  sys::check(pid, what);
+  pidfd->reset(fd);
+  return static_cast<pid_t>(pid);
 }
 
 Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& before_release) {

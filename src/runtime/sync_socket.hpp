@@ -17,7 +17,6 @@ enum class SyncType : uint32_t {
   go = 1,        // monitor -> init: cgroup and network are ready, continue
   pty = 2,       // init -> monitor: carries the pty master
   error = 3,     // init -> monitor: set-up or execve failed
-  child = 4,     // exec's intermediate -> nrun: the exec'd process's pid (in err)
 };
 
 struct SyncMessage {

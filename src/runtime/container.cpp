@@ -104,13 +104,18 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
   }
 }
 
-// Init has exited: gather facts, undo what it held, record the exit.
-void finish(StateStore& store, const std::string& id, int exit_code) {
-  const auto rec = store.try_load(id);
-  if (!rec) return;
+// Init has exited: gather facts and undo what it held. nullopt when the
+// record is gone already (rm -f).
+std::optional<std::pair<ContainerRecord, ContainerState>> collect_and_undo(StateStore& store, const std::string& id) {
+  auto rec = store.try_load(id);
+  if (!rec) return std::nullopt;
   ContainerState st = rec->state;
   collect_exit_facts(store, *rec, st);
   teardown_host_resources(store, *rec, st);
+  return std::make_pair(std::move(*rec), std::move(st));
+}
+
+void record_finish(StateStore& store, const std::string& id, int exit_code, const ContainerState& st) {
   store.update(id, [&](ContainerState& x) {
     x.status = Status::exited;
     x.exit_code = exit_code;
@@ -119,6 +124,26 @@ void finish(StateStore& store, const std::string& id, int exit_code) {
     x.cgroup = st.cgroup;
     x.network = st.network;
   });
+}
+
+// ... and record the exit.
+void finish(StateStore& store, const std::string& id, int exit_code) {
+  if (const auto done = collect_and_undo(store, id)) record_finish(store, id, exit_code, done->second);
+}
+
+// --rm: ... and remove the record. The exit is written only when something
+// could not be undone, and then the record stays, so that `nrun rm` or
+// `nrun gc` can try again (a state write and its fsync saved on every
+// `run --rm`).
+void finish_and_remove(StateStore& store, const std::string& id, int exit_code) {
+  const auto done = collect_and_undo(store, id);
+  if (!done) return;
+  if (holds_host_resources(done->first, done->second)) {
+    record_finish(store, id, exit_code, done->second);
+    log::warn("container " + id.substr(0, 12) + " still holds host resources; kept for 'nrun rm', ignoring --rm");
+    return;
+  }
+  store.remove(id);
 }
 
 void record_exit(StateStore& store, const std::string& id, int exit_code, const std::string& error = "") {
@@ -193,8 +218,8 @@ int run_attached(Stores s, const std::string& id, bool remove_on_failure) {
     status = supervise_attached(sp.init, sp.pty_master, signals, rec.config.interactive);
   }
   const int code = exit_code_from_status(status);
-  finish(s.containers, id, code);
-  if (rec.config.remove) s.containers.remove(id);
+  if (rec.config.remove) finish_and_remove(s.containers, id, code);
+  else finish(s.containers, id, code);
   return code;
 }
 
@@ -243,8 +268,8 @@ void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
       LogWriter log((s.containers.dir(id) / "container.log").string());
       const int status = rec.config.tty ? supervise_detached(sp.init, std::move(sp.pty_master), sys::Fd(), log)
                                         : supervise_detached(sp.init, std::move(out.read), std::move(err.read), log);
-      finish(s.containers, id, exit_code_from_status(status));
-      if (rec.config.remove) s.containers.remove(id);
+      if (rec.config.remove) finish_and_remove(s.containers, id, exit_code_from_status(status));
+      else finish(s.containers, id, exit_code_from_status(status));
     } catch (const std::exception& e) {
       log::error("monitor: " + sys::describe(e));
       rc = 1;

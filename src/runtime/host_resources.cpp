@@ -18,6 +18,13 @@ void teardown_host_resources(StateStore& store, const ContainerRecord& rec, Cont
   cgroups_teardown(rec, state);
 }
 
+bool holds_host_resources(const ContainerRecord& rec, const ContainerState& state) {
+  // A null network record of a container on networks: teardown could not
+  // confirm anything is gone (it clears a record it undid to {}).
+  const bool network = network_record_holds(state.network) || (state.network.is_null() && uses_networks(rec.config));
+  return !state.cgroup.is_null() || network;
+}
+
 void collect_exit_facts(StateStore&, const ContainerRecord&, ContainerState& state) noexcept {
   cgroups_collect_exit_facts(state);
 }

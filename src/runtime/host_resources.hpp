@@ -30,6 +30,10 @@ void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t i
 void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 
 
+// True when teardown left something to undo (recorded in `state`), so the
+// record must stay for `nrun rm` or `nrun gc` to try again.
+bool holds_host_resources(const ContainerRecord& rec, const ContainerState& state);
+
 // Facts gathered when init has exited, before teardown (OOM kill).
 void collect_exit_facts(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 

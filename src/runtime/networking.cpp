@@ -28,12 +28,15 @@ void attach_networks(StateStore& store, const ContainerRecord& rec, pid_t init_p
   state.network = net::attach_container(env, net_info(rec), netns);
 }
 
+bool network_record_holds(const nlohmann::json& network) {
+  return network.is_object() && (!network.value("endpoints", nlohmann::json::array()).empty() ||
+                                 !network.value("ports", nlohmann::json::array()).empty());
+}
+
 void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
   // An object (even empty) is a record of what is held; null with networks
   // in the spec means the record was lost (a monitor killed mid-setup).
-  if (state.network.is_object() && state.network.value("endpoints", nlohmann::json::array()).empty() &&
-      state.network.value("ports", nlohmann::json::array()).empty())
-    return;
+  if (state.network.is_object() && !network_record_holds(state.network)) return;
   if (state.network.is_null() && !uses_networks(rec.config)) return;
   net::ErrorList errs;
   errs.capture("detach container " + rec.short_id() + " from its networks", [&] {

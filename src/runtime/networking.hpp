@@ -29,6 +29,10 @@ void attach_networks(StateStore& store, const ContainerRecord& rec, pid_t init_p
 // as warnings and leave state.network in place for a later retry.
 void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 
+// True when a state.network record still lists endpoints or published
+// ports (false for null: whether a lost record hides any is not known here).
+bool network_record_holds(const nlohmann::json& network);
+
 // The generated files init bind-mounts (/etc/hosts, /etc/resolv.conf);
 // empty when the container joins no network.
 std::vector<VolumeSpec> network_file_mounts(const StateStore& store, const ContainerRecord& rec);

@@ -69,7 +69,10 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
     Spawned sp = spawn_container(args, [&](pid_t pid) {
       setup_host_resources(s.containers, rec, pid, held);
       // One write records the run and what it holds before init runs, so a
-      // monitor killed from here on leaves a record that rm can undo.
+      // monitor killed from here on leaves a record that rm can undo. Not
+      // fsync'd: it lists a live process and what it holds on the host
+      // (cgroup, veths, nft elements), none of which survives a crash of the
+      // machine, while a killed monitor leaves the page cache intact.
       const auto start_time = sys::try_process_start_time(pid).value_or(0);
       const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
       s.containers.update(rec.id, [&](ContainerState& st) {
@@ -86,7 +89,7 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
         st.error.clear();
         st.cgroup = held.cgroup;
         st.network = held.network;
-      });
+      }, sys::Durability::none);
     });
     log::debug("container " + rec.short_id() + " running as pid " + std::to_string(sp.init.pid()));
     return sp;

@@ -201,11 +201,12 @@ std::vector<ContainerRecord> StateStore::list() const {
   return out;
 }
 
-ContainerState StateStore::update(const std::string& id, const std::function<void(ContainerState&)>& fn) {
+ContainerState StateStore::update(const std::string& id, const std::function<void(ContainerState&)>& fn,
+                                  sys::Durability durability) {
   auto l = lock(id, sys::FileLock::Mode::exclusive);
   ContainerState s = read_json(dir(id) / kStateFile).get<ContainerState>();
   fn(s);
-  sys::write_file_atomic((dir(id) / kStateFile).string(), json(s).dump(2) + "\n");
+  sys::write_file_atomic((dir(id) / kStateFile).string(), json(s).dump(2) + "\n", 0644, durability);
   return s;
 }
 

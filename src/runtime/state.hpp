@@ -1,5 +1,6 @@
 // The container store: ROOT/containers/<id>/{config.json,state.json,...}.
-// Every file is written atomically (temp, fsync, rename) and read under
+// Every file is written atomically (temp, fsync, rename; the running state
+// without the fsync, see update()) and read under
 // flock: ROOT/containers/.lock guards ids and names, <id>/lock one record.
 #pragma once
 #include <sys/types.h>
@@ -77,7 +78,10 @@ class StateStore {
   std::vector<ContainerRecord> list() const;
 
   // Read-modify-write of state.json under the record's exclusive lock.
-  ContainerState update(const std::string& id, const std::function<void(ContainerState&)>& fn);
+  // Durability::none for a state that describes live processes only (no
+  // crash of the machine leaves them alive, so nothing is lost with it).
+  ContainerState update(const std::string& id, const std::function<void(ContainerState&)>& fn,
+                        sys::Durability durability = sys::Durability::fsync);
 
   // Read-modify-write of config.json under the record's exclusive lock (nrun
   // update); `fn` also sees the state as stored, unchecked.

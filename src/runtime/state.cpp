@@ -19,7 +19,6 @@ using nlohmann::json;
 namespace {
 constexpr const char* kConfigFile = "config.json";
 constexpr const char* kStateFile = "state.json";
-constexpr const char* kLockFile = "lock";
 
 json read_json(const fs::path& p) {
   try {
@@ -103,7 +102,8 @@ StateStore::StateStore(fs::path root) : containers_dir_(root / "containers"), ro
 fs::path StateStore::dir(const std::string& id) const { return containers_dir_ / id; }
 
 sys::FileLock StateStore::lock(const std::string& id, sys::FileLock::Mode mode) const {
-  return sys::FileLock((dir(id) / kLockFile).string(), mode);
+  // The record's directory itself: no lock file to make per container.
+  return sys::FileLock::directory(dir(id).string(), mode);
 }
 
 ContainerRecord StateStore::create(ContainerSpec spec) {

@@ -1,7 +1,8 @@
 // The container store: ROOT/containers/<id>/{config.json,state.json,...}.
 // Every file is written atomically (temp, fsync, rename; the running state
 // without the fsync, see update()) and read under
-// flock: ROOT/containers/.lock guards ids and names, <id>/lock one record.
+// flock: ROOT/containers/.lock guards ids and names, the <id> directory itself
+// one record.
 #pragma once
 #include <sys/types.h>
 

@@ -4,12 +4,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "runtime/sys/error.hpp"
 
 namespace nrun::sys {
 
-FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_path(path, O_RDWR | O_CREAT, 0600)) {
+FileLock::FileLock(const std::string& path, Mode mode) : FileLock(open_path(path, O_RDWR | O_CREAT, 0600), mode, path) {}
+
+FileLock FileLock::directory(const std::string& path, Mode mode) {
+  return FileLock(open_path(path, O_RDONLY | O_DIRECTORY), mode, path);
+}
+
+FileLock::FileLock(Fd fd, Mode mode, const std::string& path) : fd_(std::move(fd)) {
   const int op = mode == Mode::shared ? LOCK_SH : LOCK_EX;
   while (::flock(fd_.get(), op) != 0) {
     if (errno == EINTR) continue;

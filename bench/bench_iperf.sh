@@ -61,17 +61,25 @@ trap cleanup EXIT
 
 n() { "$nrun" --root "$root" "$@"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-# Received bits per second from iperf3's JSON on stdin, in Gbit/s.
-gbps() { python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'; }
+# Received bits per second from iperf3's JSON on stdin, in Gbit/s; fails
+# on iperf3's error JSON (the server was not listening yet, say).
+gbps() {
+  python3 -c 'import json,sys
+j = json.load(sys.stdin)
+if "error" in j: sys.exit(j["error"])
+print("%.3f" % (j["end"]["sum_received"]["bits_per_second"] / 1e9))'
+}
 # client CMD...: runs an iperf3 client command until the server listens
 # (it starts in the background), at most ~5 s of retries.
 client() {
-  local i json
+  local i json last=""
   for ((i = 0; i < 50; i++)); do
-    if json=$("$@" 2>/dev/null); then echo "$json" | gbps; return; fi
+    json=$("$@" 2>/dev/null) || true
+    if [[ -n $json ]] && gbps <<<"$json" 2>/dev/null; then return; fi
+    last=$json
     sleep 0.1
   done
-  echo "bench_iperf.sh: client never connected: $*" >&2
+  echo "bench_iperf.sh: no result from: $* (last output: ${last:0:300})" >&2
   return 1
 }
 
@@ -124,6 +132,9 @@ report="$out/iperf.md"
   echo "| raw veth pair between two namespaces | $m_veth | 100% |"
   echo "| two namespaces on a bridge (veth pairs made by ip) | $m_bridge | $(pct "$m_bridge" "$m_veth") |"
   echo "| two nrun containers on a user network | $m_nrun | $(pct "$m_nrun" "$m_veth") |"
+  echo
+  echo "Between containers a packet crosses two veth pairs and the bridge; the raw pair is one crossing."
+  echo "The hand-made bridge row is that topology without nrun: the gap to it is what nrun itself costs."
   echo
   echo "Per round (veth / bridge / nrun): $(for ((i = 0; i < rounds; i++)); do printf '%s / %s / %s; ' "${veth[i]}" "${bridge[i]}" "${nrun_[i]}"; done)"
 } >"$report"

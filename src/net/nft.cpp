@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/sys/log.hpp"
@@ -293,9 +294,9 @@ void add_element(nftnl_set* s, const void* key, uint32_t key_len, const void* da
   nftnl_set_elem_add(s, e.release());  // the set owns it now
 }
 
-void add_bridge_element(nftnl_set* s, const std::string& bridge) {
+void add_bridge_element(nftnl_set* s, const std::string& bridge, const std::string& comment = "") {
   const auto b = ifname_bytes(bridge);
-  add_element(s, b.data(), b.size(), nullptr, 0, "");
+  add_element(s, b.data(), b.size(), nullptr, 0, comment);
 }
 
 const char* map_of(const Forward& f) { return f.host_ip ? kDnatIpMap : kDnatAnyMap; }
@@ -408,10 +409,38 @@ NftBatch build_ensure_network(const FwNetwork& n, uint32_t seq) {
                  "add rule to " + c.name + ": " + to_nft_syntax(r));
     }
   }
+  // Last, the bridge's element with the fingerprint of what this batch made
+  // (create, delete, create: an element added again keeps its old comment).
   auto bridges = make_set(kBridgesSet);
   add_bridge_element(bridges.get(), n.bridge);
   b.add_elems(NFT_MSG_NEWSETELEM, NLM_F_CREATE, bridges.get(), "add '" + n.bridge + "' to @bridges");
+  auto old = make_set(kBridgesSet);
+  add_bridge_element(old.get(), n.bridge);
+  b.add_elems(NFT_MSG_DELSETELEM, 0, old.get(), "remove '" + n.bridge + "' from @bridges");
+  auto fresh = make_set(kBridgesSet);
+  add_bridge_element(fresh.get(), n.bridge, ruleset_fingerprint(n));
+  b.add_elems(NFT_MSG_NEWSETELEM, NLM_F_CREATE, fresh.get(),
+              "add '" + n.bridge + "' to @bridges, comment " + ruleset_fingerprint(n));
   return b;
+}
+
+std::string ruleset_fingerprint(const FwNetwork& n) {
+  // FNV-1a over every chain and rule the batch writes: a new nrun whose
+  // rules differ sees another fingerprint and rewrites them.
+  uint64_t h = 1469598103934665603ull;
+  auto feed = [&](const std::string& text) {
+    for (const unsigned char c : text + '\n') h = (h ^ c) * 1099511628211ull;
+  };
+  feed(family_table());
+  auto chains = base_chains();
+  for (auto& c : network_chains(n)) chains.push_back(std::move(c));
+  for (const auto& c : chains) {
+    feed(c.name + " " + c.type + " " + c.hook + " " + std::to_string(c.priority));
+    for (const auto& r : c.rules) feed(to_nft_syntax(r));
+  }
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "rules-%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 NftBatch build_remove_network(const FwNetwork& n, uint32_t seq) {

@@ -5,7 +5,8 @@
 // Idempotent batches (every one applies atomically, one error aborts all):
 //   ensure: NEWTABLE (create, no EXCL), NEWSET x3, per chain NEWCHAIN +
 //           DELRULE with only the chain (a flush) + NEWRULE..., NEWSETELEM
-//           of the bridge into @bridges
+//           + DELSETELEM + NEWSETELEM of the bridge into @bridges, carrying
+//           the rules' fingerprint; skipped when that element is there
 //   remove: NEWTABLE, per chain NEWCHAIN + flush + DELCHAIN, NEWSET +
 //           NEWSETELEM + DELSETELEM of the bridge (create-then-delete never
 //           hits ENOENT)
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +82,11 @@ class NftBatch {
 NftSet make_set(const char* name);
 
 NftBatch build_ensure_network(const FwNetwork& n, uint32_t seq = 1);
+// What build_ensure_network writes, as a short text: the comment of the
+// network's element in @bridges. Finding it there means the batch was
+// applied (it is the batch's last message, and batches are atomic), so an
+// attach can skip the batch and the commit it costs.
+std::string ruleset_fingerprint(const FwNetwork& n);
 NftBatch build_remove_network(const FwNetwork& n, uint32_t seq = 1);
 NftBatch build_add_forwards(const std::vector<Forward>& f, uint32_t seq = 1);
 NftBatch build_delete_forwards(const std::vector<Forward>& f, uint32_t seq = 1);
@@ -108,6 +115,9 @@ class NftFirewall : public Firewall {
  private:
   void send(NftBatch& b);
   std::vector<Forward> dump_map(const char* map);
+  // The comment of `bridge`'s element in @bridges; nullopt when there is
+  // no such element (or table, or set).
+  std::optional<std::string> try_bridge_comment(const std::string& bridge);
   MnlSock sock_;
   uint32_t portid_ = 0;
   uint32_t seq_;

@@ -18,6 +18,7 @@
 #include "runtime/rootfs.hpp"
 #include "runtime/security.hpp"
 #include "runtime/shared_namespaces.hpp"
+#include "runtime/sys/scope_guard.hpp"
 #include "runtime/spawn.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/lock.hpp"
@@ -61,8 +62,15 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
 // waits, and records it as running.
 Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
   InitArgs args = make_init_args(s, rec, io);
-  const SharedNamespaces shared = plan_shared_namespaces(s.containers, rec.config, args);
-  if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
+  // Before the other container's namespace is opened: see shared_namespaces.hpp.
+  record_net_sharer(s.containers, rec);
+  SharedNamespaces shared;
+  {
+    sys::ScopeGuard forget([&] { forget_net_sharer(s.containers, rec); });
+    shared = plan_shared_namespaces(s.containers, rec.config, args);
+    if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
+    forget.dismiss();  // from here, teardown_host_resources forgets it
+  }
   ContainerState held;
   try {
     args.cgroup = prepare_host_resources(s.containers, rec, held);

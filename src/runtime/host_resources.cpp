@@ -2,6 +2,7 @@
 
 #include "runtime/cgroup.hpp"
 #include "runtime/networking.hpp"
+#include "runtime/shared_namespaces.hpp"
 
 namespace nrun::runtime {
 
@@ -15,6 +16,7 @@ void setup_host_resources(StateStore& store, const ContainerRecord& rec, pid_t i
 
 void teardown_host_resources(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
   detach_networks(store, rec, state);
+  forget_net_sharer(store, rec);
   cgroups_teardown(rec, state);
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/networking.hpp"
 
 #include "net/nft.hpp"
+#include "runtime/shared_namespaces.hpp"
 #include "runtime/sys/log.hpp"
 
 namespace nrun::runtime {
@@ -47,8 +48,9 @@ void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerSta
     net::NftFirewall fw;
     net::NetEnv env{networks, host, fw, store.root() / "containers"};
     // Once init has exited, its namespace and the veth peers in it are
-    // going away on their own.
-    net::detach_container(env, rec.id, recorded, errs, is_alive(state));
+    // going away on their own, unless another container is in it.
+    const bool netns_alive = is_alive(state) || net_namespace_may_be_shared(store, rec.id);
+    net::detach_container(env, rec.id, recorded, errs, netns_alive);
   });
   for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
   if (errs.empty()) state.network = nlohmann::json::object();

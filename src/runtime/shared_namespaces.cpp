@@ -2,12 +2,26 @@
 
 #include <sched.h>
 
+#include <system_error>
+
 #include "runtime/namespaces.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/sys/log.hpp"
 #include "runtime/sys/proc.hpp"
 
 namespace nrun::runtime {
+namespace fs = std::filesystem;
 namespace {
+constexpr const char* kNetSharersDir = "net-sharers";
+
+// ROOT/containers/<owner>/net-sharers/<rec.id>, or empty when `rec` does
+// not join another container's network namespace.
+fs::path net_sharer_marker(const StateStore& store, const ContainerRecord& rec) {
+  const std::string owner = shared_container_of(rec.config.net);
+  if (owner.empty()) return {};
+  return store.dir(owner) / kNetSharersDir / rec.id;
+}
+
 // Opens /proc/<init>/ns/<name> of the container named in `mode`.
 sys::Fd open_shared(const StateStore& store, const std::string& mode, const char* ns) {
   const std::string ref = shared_container_of(mode);
@@ -42,6 +56,37 @@ SharedNamespaces plan_shared_namespaces(const StateStore& store, const Container
   join(spec.uts_mode, "uts", CLONE_NEWUTS, args.new_uts);
   join(spec.pid_mode, "pid", CLONE_NEWPID, args.new_pid);
   return out;
+}
+
+void record_net_sharer(const StateStore& store, const ContainerRecord& rec) {
+  const fs::path marker = net_sharer_marker(store, rec);
+  if (marker.empty()) return;
+  std::error_code ec;
+  // No owner directory: no such container, which opening its namespace
+  // reports in the user's terms.
+  if (!fs::is_directory(marker.parent_path().parent_path(), ec)) return;
+  fs::create_directories(marker.parent_path());
+  sys::open_path(marker.string(), O_WRONLY | O_CREAT | O_NOFOLLOW, 0644);
+}
+
+void forget_net_sharer(const StateStore& store, const ContainerRecord& rec) noexcept {
+  fs::path marker;
+  try {
+    marker = net_sharer_marker(store, rec);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (marker.empty()) return;
+  std::error_code ec;
+  fs::remove(marker, ec);  // gone already (or the owner removed): fine
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    log::warn("remove '" + marker.string() + "': " + ec.message() + ", ignoring");
+}
+
+bool net_namespace_may_be_shared(const StateStore& store, const std::string& id) {
+  std::error_code ec;
+  fs::directory_iterator it(store.dir(id) / kNetSharersDir, ec);
+  return !ec && it != fs::directory_iterator();
 }
 
 std::vector<std::string> containers_sharing(const StateStore& store, const std::string& id) {

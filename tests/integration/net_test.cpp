@@ -55,6 +55,8 @@ bool listening(std::vector<std::string> prefix, unsigned port) {
   return false;
 }
 
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
 std::string nft_maps() {
   return run_process({"nft", "list", "map", "inet", "nrun", "dnat_any"}).out +
          run_process({"nft", "list", "map", "inet", "nrun", "dnat_ip"}).out;
@@ -265,6 +267,41 @@ TEST_F(NetTest, ConnectAndDisconnectARunningContainer) {
   EXPECT_EQ(ip_of("a", "nrit-c"), "");
   EXPECT_NE(in_container("nrit-c", {"ping", "-c1", "-W1", "10.213.9.20"}).exit_code, 0);
   EXPECT_FALSE(ip_of("a").empty());  // still on the default network
+}
+
+// As in Docker, a container in another's network namespace loses its network
+// when the owner stops: the owner's veth goes (it would otherwise live on in
+// the shared namespace with an address whose lease is released) and the
+// address is free for the next container, with no duplicate on the bridge.
+TEST_F(NetTest, OwnerOfASharedNamespaceTakesItsNetworkWhenItStops) {
+  ASSERT_EQ(nrun({"network", "create", "--subnet", "10.213.10.0/24", "nrit-sh"}).exit_code, 0);
+  const std::string owner = run_detached({"--name", "owner", "--net", "nrit-sh", "--ip", "10.213.10.5", "busybox",
+                                          "sleep", "60"});
+  run_detached({"--name", "guest", "--net", "container:owner", "busybox", "sleep", "60"});
+  const RunResult before = nrun({"exec", "guest", "ip", "-o", "-4", "addr"});
+  ASSERT_EQ(before.exit_code, 0) << before;
+  EXPECT_TRUE(contains(before.out, "10.213.10.5/24")) << before;
+  EXPECT_TRUE(fs::exists(root() / "containers" / owner / "net-sharers")) << "the guest is recorded";
+
+  ASSERT_EQ(nrun({"stop", "-t", "0", "owner"}).exit_code, 0);
+  EXPECT_EQ(status_of("guest"), "running");
+  EXPECT_EQ(ip_of("owner", "nrit-sh"), "") << "the lease is released";
+  const RunResult after = nrun({"exec", "guest", "ip", "-o", "link"});
+  ASSERT_EQ(after.exit_code, 0) << after;
+  EXPECT_FALSE(contains(after.out, "eth0")) << "the owner's veth left the shared namespace\n" << after;
+  EXPECT_EQ(nrun_veths(), std::vector<std::string>{}) << "no veth of the owner is left on the bridge";
+
+  // The address is free for the next container, and only it holds it now.
+  const RunResult reuse = nrun({"run", "--rm", "--net", "nrit-sh", "--ip", "10.213.10.5", "busybox", "ping", "-c1",
+                                "-W3", "10.213.10.1"});
+  EXPECT_EQ(reuse.exit_code, 0) << reuse;
+
+  // The guest's own teardown takes its marker back; the owner runs again.
+  ASSERT_EQ(nrun({"rm", "-f", "guest"}).exit_code, 0);
+  EXPECT_TRUE(fs::is_empty(root() / "containers" / owner / "net-sharers"));
+  const RunResult start = nrun({"start", "owner"});
+  ASSERT_EQ(start.exit_code, 0) << start;
+  EXPECT_EQ(ip_of("owner", "nrit-sh"), "10.213.10.5");
 }
 
 // --------------------------------------------------------------------- NAT

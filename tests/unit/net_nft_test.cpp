@@ -85,7 +85,25 @@ TEST(NftBatch, EnsureNetworkIsIdempotentAndOrdered) {
                 "delrule: inet nrun fwd_0123456789ab",
                 "newrule create: inet nrun fwd_0123456789ab",
                 "newsetelem create: bridges nrun 0",
+                "delsetelem: bridges nrun 0",
+                "newsetelem create: bridges nrun 0",
             }));
+}
+
+// The bridge's element, last in the batch, carries the fingerprint an
+// attach compares to skip the batch: stable, and different for other rules.
+TEST(NftBatch, EnsureNetworkEndsWithTheRulesFingerprint) {
+  const std::string fp = ruleset_fingerprint(kLab);
+  EXPECT_EQ(fp.rfind("rules-", 0), 0u) << fp;
+  EXPECT_EQ(fp, ruleset_fingerprint(kLab));
+  FwNetwork other = kLab;
+  other.subnet = parse_cidr("10.21.0.0/24");
+  EXPECT_NE(ruleset_fingerprint(other), fp);
+  other = kLab;
+  other.internal = true;
+  EXPECT_NE(ruleset_fingerprint(other), fp);
+  const auto b = build_ensure_network(kLab);
+  EXPECT_NE(b.what_of(b.next_seq() - 1).find(fp), std::string::npos) << b.what_of(b.next_seq() - 1);
 }
 
 TEST(NftBatch, RulesDecodeAsNftEncodesThem) {

@@ -24,14 +24,7 @@ done
 
 if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   bash scripts/setup.sh >/dev/null
-  missing=()
-  for p in hyperfine crun jq; do
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  ensure_packages hyperfine crun jq
   NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- bash "$0" --runs "$runs" --warmup "$warmup"
 fi
 

@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 rounds=3
 secs=5
@@ -30,10 +32,7 @@ done
 
 if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   [[ -x "$nrun" ]] || bash scripts/setup.sh >/dev/null
-  if [[ "$(dpkg-query -W -f='${db:Status-Status}' iperf3 2>/dev/null || true)" != installed ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null
-  fi
+  ensure_packages iperf3
   # Everything below runs in a throwaway network + mount namespace.
   NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- \
     bash "$0" --rounds "$rounds" --time "$secs" --nrun "$nrun"
@@ -140,7 +139,5 @@ report="$out/iperf.md"
 } >"$report"
 cat "$report"
 echo
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 write_section iperf "$report"
 echo "bench_iperf.sh: wrote $report and its section of bench/RESULTS.md"

@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 runs=30
 nrun="$repo/build/nrun"
@@ -28,14 +30,7 @@ done
 
 if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   [[ -x "$nrun" ]] || bash scripts/setup.sh >/dev/null
-  missing=()
-  for p in containernetworking-plugins iptables iproute2; do
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  ensure_packages containernetworking-plugins iptables iproute2
   # Everything below runs in a throwaway network + mount namespace.
   NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- \
     bash "$0" --runs "$runs" --nrun "$nrun"
@@ -160,7 +155,5 @@ report="$out/net_peers.md"
 } >"$report"
 cat "$report"
 echo
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 write_section net_peers "$report"
 echo "bench_net_peers.sh: wrote $report and its section of bench/RESULTS.md"

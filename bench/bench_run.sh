@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 runs=100
 warmup=5
@@ -28,16 +30,7 @@ if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   else
     bash scripts/setup.sh >/dev/null
   fi
-  missing=()
-  for p in hyperfine crun jq; do
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    echo "bench: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  ensure_packages hyperfine crun jq
   # Everything below runs in a throwaway network + mount namespace.
   inner_args=(--runs "$runs" --warmup "$warmup")
   ((!skip_nrun)) || inner_args+=(--skip-nrun)
@@ -176,8 +169,6 @@ tree=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "no commit")
 crun_note=""
 ((${#crun_wrap[@]} == 0)) || crun_note="
 - crun 1.8 refuses this hybrid cgroup layout, so its runs had /sys/fs/cgroup/unified hidden under a tmpfs (in their own mount namespace)"
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 cat >"$work/section.md" <<EOF
 ## run: start-up of a container
 

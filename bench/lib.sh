@@ -1,5 +1,18 @@
 # Shared by the bench scripts (sourced).
 
+# ensure_packages PKG...: installs the Debian packages that are missing
+# (apt-get, quietly), so a bench runs on a fresh machine.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  echo "bench: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # write_section NAME FILE: replaces the section of bench/RESULTS.md between
 # "<!-- NAME -->" and "<!-- /NAME -->" with the contents of FILE (appends it
 # when missing), so each benchmark owns its part of one results page.

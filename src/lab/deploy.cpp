@@ -7,6 +7,7 @@
 
 #include "lab/netns_sysctl.hpp"
 #include "lab/node_access.hpp"
+#include "net/hosts_batch.hpp"
 #include "net/netlink.hpp"
 #include "net/network.hpp"
 #include "net/nft.hpp"
@@ -28,7 +29,13 @@ namespace {
 class Deployer {
  public:
   Deployer(const LabPaths& paths, const LabPlan& plan)
-      : paths_(paths), plan_(plan), labs_(paths.root), containers_(paths.root), images_(paths.root) {}
+      : paths_(paths),
+        plan_(plan),
+        labs_(paths.root),
+        containers_(paths.root),
+        images_(paths.root),
+        networks_(paths.root),
+        hosts_(networks_, paths.root / "containers") {}
 
   void run(const Step& s) {
     switch (s.kind) {
@@ -38,6 +45,8 @@ class Deployer {
         return start_node(plan_.nodes[s.index]);
       case StepKind::name_netns:
         return name_netns(plan_.nodes[s.index]);
+      case StepKind::write_hosts:
+        return hosts_.end();
       case StepKind::create_link:
         return create_link(plan_.links[s.index]);
       case StepKind::set_sysctls:
@@ -54,11 +63,11 @@ class Deployer {
     record([&](LabRecord& r) { r.networks.push_back(n.request.name); });
     // The sockets live only for this step: the monitors of the nodes
     // started later are forked from this process and keep what it holds.
-    net::NetworkStore store(paths_.root);
     net::LibnlRtnl host;
     net::NftFirewall fw;
-    net::NetEnv env{store, host, fw, paths_.root / "containers"};
+    net::NetEnv env{networks_, host, fw, paths_.root / "containers"};
     net::create_network(env, n.request);
+    hosts_.add(n.request.name);  // until write_hosts, nodes starting on it leave their peers' files alone
   }
 
   void start_node(const PlannedNode& n) {
@@ -122,6 +131,8 @@ class Deployer {
   LabStore labs_;
   runtime::StateStore containers_;
   runtime::ImageStore images_;
+  net::NetworkStore networks_;
+  net::HostsBatch hosts_;  // on the lab's networks, from their creation to write_hosts
   std::map<std::string, std::string> ids_;  // container name -> id, of the nodes this deploy started
 };
 

@@ -1,9 +1,9 @@
 // destroy_lab: undoes exactly what a lab's record lists, newest first.
-#include <map>
 
 #include "lab/deploy.hpp"
 #include "lab/node_access.hpp"
 #include "net/error_list.hpp"
+#include "net/hosts_batch.hpp"
 #include "net/network.hpp"
 #include "net/nft.hpp"
 #include "net/rtnl.hpp"
@@ -29,21 +29,23 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
   for (auto it = rec.netns.rbegin(); it != rec.netns.rend(); ++it)
     errs.capture("remove the namespace name '" + *it + "'", [&] { unbind_netns_if_exists(*it, paths.netns_dir); });
 
+  // The nodes go one by one: with the networks' hosts batched, none of
+  // them rewrites the /etc/hosts of the others on its way out.
+  net::NetworkStore store(paths.root);
+  net::HostsBatch hosts(store, paths.root / "containers");
+  for (const auto& n : rec.networks)
+    if (store.try_get(n)) errs.capture("batch /etc/hosts of network '" + n + "'", [&] { hosts.add(n); });
+
   runtime::StateStore containers(paths.root);
-  std::map<std::string, std::string> ids;  // name -> id, listed once
-  errs.capture("list containers", [&] {
-    for (const auto& r : containers.list()) ids[r.config.name] = r.id;
-  });
   for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it) {
-    const auto found = ids.find(*it);
-    if (found == ids.end()) continue;  // never made, or already removed
-    errs.capture("remove container '" + *it + "'",
-                 [&] { runtime::remove_container(containers, found->second, /*force=*/true); });
+    errs.capture("remove container '" + *it + "'", [&] {
+      const auto id = find_container(containers, *it);
+      if (id) runtime::remove_container(containers, *id, /*force=*/true);  // else never made, or already removed
+    });
   }
 
   if (!rec.networks.empty()) {
     errs.capture("remove the lab's networks", [&] {
-      net::NetworkStore store(paths.root);
       net::LibnlRtnl host;
       net::NftFirewall fw;
       net::NetEnv env{store, host, fw, paths.root / "containers"};
@@ -55,6 +57,9 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
       }
     });
   }
+
+  // Only what is left (a network that could not go) is rewritten.
+  errs.capture("update /etc/hosts on the lab's networks", [&] { hosts.end(); });
 
   if (errs.empty()) {
     labs.remove(name);

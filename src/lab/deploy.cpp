@@ -57,10 +57,10 @@ class Deployer {
   }
 
  private:
-  void record(const std::function<void(LabRecord&)>& fn) { labs_.update(plan_.lab, fn); }
+  void record(CreatedKind kind, const std::string& object) { labs_.add_created(plan_.lab, kind, object); }
 
   void create_network(const PlannedNetwork& n) {
-    record([&](LabRecord& r) { r.networks.push_back(n.request.name); });
+    record(CreatedKind::network, n.request.name);
     // The sockets live only for this step: the monitors of the nodes
     // started later are forked from this process and keep what it holds.
     net::LibnlRtnl host;
@@ -71,7 +71,7 @@ class Deployer {
   }
 
   void start_node(const PlannedNode& n) {
-    record([&](LabRecord& r) { r.containers.push_back(n.container); });
+    record(CreatedKind::container, n.container);
     const runtime::ContainerRecord rec = containers_.create(n.spec);
     ids_[n.container] = rec.id;
     runtime::start_detached({containers_, images_}, rec.id, /*remove_on_failure=*/false);
@@ -87,7 +87,7 @@ class Deployer {
 
   void name_netns(const PlannedNode& n) {
     const RunningNode node = running(n.container);
-    record([&](LabRecord& r) { r.netns.push_back(n.container); });
+    record(CreatedKind::netns, n.container);
     bind_netns(n.container, node.pid, paths_.netns_dir);
   }
 

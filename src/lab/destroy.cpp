@@ -1,4 +1,8 @@
 // destroy_lab: undoes exactly what a lab's record lists, newest first.
+#include <signal.h>
+
+#include <utility>
+#include <vector>
 
 #include "lab/deploy.hpp"
 #include "lab/node_access.hpp"
@@ -37,12 +41,23 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
     if (store.try_get(n)) errs.capture("batch /etc/hosts of network '" + n + "'", [&] { hosts.add(n); });
 
   runtime::StateStore containers(paths.root);
-  for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it) {
-    errs.capture("remove container '" + *it + "'", [&] {
-      const auto id = find_container(containers, *it);
-      if (id) runtime::remove_container(containers, *id, /*force=*/true);  // else never made, or already removed
+  std::vector<std::pair<std::string, std::string>> nodes;  // name, id: of those that exist
+  for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it)
+    errs.capture("find container '" + *it + "'", [&] {
+      if (const auto id = find_container(containers, *it)) nodes.emplace_back(*it, *id);  // else never made, or gone
     });
-  }
+  // Every node is killed before the first is removed, so that their
+  // monitors undo what they hold side by side instead of one after the
+  // other; one that is not running any more is simply removed.
+  for (const auto& [container, id] : nodes)
+    try {
+      runtime::kill_container(containers, id, SIGKILL);
+    } catch (const std::exception& e) {
+      log::debug("destroy lab '" + name + "': kill '" + container + "': " + sys::describe(e) + ", ignoring");
+    }
+  for (const auto& [container, id] : nodes)
+    errs.capture("remove container '" + container + "'",
+                 [&] { runtime::remove_container(containers, id, /*force=*/true); });
 
   if (!rec.networks.empty()) {
     errs.capture("remove the lab's networks", [&] {

@@ -345,7 +345,9 @@ void release_leases(NetEnv& env, const std::string& id, const std::vector<std::s
     if (n.ipam.release(id).empty()) continue;
     env.store.save(n);
     touched.push_back(n.name);
-    peers |= !n.is_default();
+    // A batched network's peers are told at the batch's end: no need to
+    // read every network for them.
+    peers |= !n.is_default() && !hosts_batched(env.store, n.name);
   }
   if (peers) refresh_peers(env, env.store.list(), touched, id, errs);
 }

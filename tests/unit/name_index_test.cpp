@@ -1,18 +1,14 @@
-// The container name index on its own (claims, stale entries, release,
-// build) and through the state store (a root without an index, a crash
-// between the claim and the record, names freed by remove, concurrent
-// creates of one name).
+// The container name index on its own: claims, stale entries, release,
+// build. state_test.cpp drives it through the state store.
 #include "runtime/name_index.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 
-#include "runtime/state.hpp"
 #include "runtime/sys/error.hpp"
 
 using namespace nrun::runtime;
@@ -26,13 +22,6 @@ class NameIndexTest : public ::testing::Test {
     root_ = ::mkdtemp(tmpl);
   }
   void TearDown() override { fs::remove_all(root_); }
-  static ContainerSpec spec(const std::string& name = "") {
-    ContainerSpec s;
-    s.name = name;
-    s.image = "busybox";
-    s.command = {"true"};
-    return s;
-  }
   fs::path names_dir() const { return root_ / "containers" / ".names"; }
 
   fs::path root_;
@@ -40,7 +29,7 @@ class NameIndexTest : public ::testing::Test {
   NameIndex::RecordExists exists = [this](const std::string& id) { return live_.count(id) > 0; };
 };
 
-const std::string kA(64, 'a'), kB(64, 'b'), kC(64, 'c');
+const std::string kA(64, 'a'), kB(64, 'b'), kC(64, 'c');  // ids
 }  // namespace
 
 TEST_F(NameIndexTest, AClaimedNameIsTakenUntilReleased) {
@@ -94,69 +83,4 @@ TEST_F(NameIndexTest, BuildIndexesEveryNameAtOnceAndTheFirstOfTwoWins) {
   // No temporary directory is left beside it.
   for (const auto& e : fs::directory_iterator(root_ / "containers"))
     EXPECT_EQ(e.path().filename(), ".names") << e.path();
-}
-
-TEST_F(NameIndexTest, StoreBuildsTheIndexForARootMadeWithoutOne) {
-  StateStore store(root_);
-  const auto web = store.create(spec("web"));
-  const auto db = store.create(spec("db"));
-  fs::remove_all(names_dir());  // as an nrun without the index left it
-  StateStore again(root_);
-  EXPECT_EQ(again.resolve("web"), web.id);
-  EXPECT_TRUE(fs::is_directory(names_dir()));
-  EXPECT_THROW(again.create(spec("db")), nrun::sys::UsageError);
-  EXPECT_EQ(again.try_find_by_name("db"), db.id);
-  EXPECT_FALSE(again.try_find_by_name(db.id.substr(0, 12))) << "names only, never an id prefix";
-  EXPECT_EQ(again.resolve(db.id.substr(0, 12)), db.id);
-}
-
-TEST_F(NameIndexTest, StoreFreesANameOnRemoveAndTakesOverAStaleOne) {
-  StateStore store(root_);
-  const auto first = store.create(spec("web"));
-  store.remove(first.id);
-  EXPECT_FALSE(fs::exists(names_dir() / "web"));
-  EXPECT_FALSE(store.try_find_by_name("web"));
-  EXPECT_THROW(store.resolve("web"), nrun::sys::UsageError);
-  const auto second = store.create(spec("web"));
-  EXPECT_EQ(store.resolve("web"), second.id);
-
-  // A crash between the claim and the record: the entry names an id that
-  // has no record. It resolves to nothing and is taken by the next create.
-  fs::create_symlink(kA, names_dir() / "ghost");
-  EXPECT_FALSE(store.try_find_by_name("ghost"));
-  EXPECT_THROW(store.resolve("ghost"), nrun::sys::UsageError);
-  const auto ghost = store.create(spec("ghost"));
-  EXPECT_EQ(store.resolve("ghost"), ghost.id);
-}
-
-TEST_F(NameIndexTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
-  constexpr int kRacers = 8;
-  std::vector<pid_t> kids;
-  for (int i = 0; i < kRacers; ++i) {
-    const pid_t p = ::fork();
-    if (p == 0) {
-      try {
-        StateStore(root_).create(spec("same"));
-        ::_exit(0);
-      } catch (const nrun::sys::UsageError&) {
-        ::_exit(1);  // the name was taken
-      } catch (...) {
-        ::_exit(2);
-      }
-    }
-    kids.push_back(p);
-  }
-  int won = 0, lost = 0;
-  for (pid_t p : kids) {
-    int status = 0;
-    ::waitpid(p, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 0) ++won;
-    if (WEXITSTATUS(status) == 1) ++lost;
-  }
-  EXPECT_EQ(won, 1);
-  EXPECT_EQ(lost, kRacers - 1);
-  StateStore store(root_);
-  ASSERT_EQ(store.list().size(), 1u);
-  EXPECT_EQ(store.resolve("same"), store.list()[0].id);
 }

@@ -200,6 +200,11 @@ std::string StateStore::resolve(const std::string& ref) const {
   }
   if (by_prefix.size() == 1) return by_prefix[0];
   if (by_prefix.size() > 1) throw sys::UsageError("container id prefix '" + ref + "' is ambiguous");
+  // Not found: before saying so, read the records, for one made by an nrun
+  // without the index on this root since the index was built. Only a miss
+  // pays for this.
+  for (const auto& rec : list())
+    if (rec.config.name == ref) return rec.id;
   throw sys::UsageError("no such container: '" + ref + "'");
 }
 

@@ -231,6 +231,17 @@ TEST_F(StateStoreTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
   EXPECT_EQ(store.resolve("same"), store.list()[0].id);
 }
 
+TEST_F(StateStoreTest, ResolveFindsARecordTheIndexMisses) {
+  // Made by an nrun without the index after the index was built: found by
+  // reading the records, which only a miss does.
+  StateStore store(root_);
+  const auto rec = store.create(spec("old"));
+  fs::remove(root_ / "containers" / ".names" / "old");
+  EXPECT_FALSE(store.try_find_by_name("old"));
+  EXPECT_EQ(store.resolve("old"), rec.id);
+  EXPECT_THROW(store.resolve("new"), nrun::sys::UsageError);
+}
+
 TEST(AtomicWrite, ReplacesContentAndLeavesNoTemp) {
   char tmpl[] = "/tmp/nrun-atomic-test.XXXXXX";
   const fs::path dir = ::mkdtemp(tmpl);

@@ -33,8 +33,8 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
   for (auto it = rec.netns.rbegin(); it != rec.netns.rend(); ++it)
     errs.capture("remove the namespace name '" + *it + "'", [&] { unbind_netns_if_exists(*it, paths.netns_dir); });
 
-  // The nodes go one by one: with the networks' hosts batched, none of
-  // them rewrites the /etc/hosts of the others on its way out.
+  // With the networks' hosts batched, no node rewrites the /etc/hosts of
+  // the others on its way out: that would be O(N) files per node.
   net::NetworkStore store(paths.root);
   net::HostsBatch hosts(store, paths.root / "containers");
   for (const auto& n : rec.networks)

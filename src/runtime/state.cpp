@@ -32,6 +32,16 @@ json read_json(const fs::path& p) {
   }
 }
 
+// A file of a record being built in its own temp directory: the
+// directory's rename makes the record appear whole, so the file needs no
+// temp name and rename of its own (two metadata operations fewer per
+// container, each 0.1-0.9 ms on this host's busy ext4).
+void write_new_file(const fs::path& p, const std::string& data) {
+  const sys::Fd fd = sys::open_path(p.string(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  sys::write_all(fd.get(), data);
+  sys::check(::fsync(fd.get()), "fsync '" + p.string() + "'");
+}
+
 bool is_hex(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -162,8 +172,8 @@ ContainerRecord StateStore::create(ContainerSpec spec) {
   const fs::path tmp = containers_dir_ / (".tmp-" + rec.id);
   try {
     fs::create_directory(tmp);
-    sys::write_file_atomic((tmp / kConfigFile).string(), json(rec.config).dump(2) + "\n");
-    sys::write_file_atomic((tmp / kStateFile).string(), json(rec.state).dump(2) + "\n");
+    write_new_file(tmp / kConfigFile, json(rec.config).dump(2) + "\n");
+    write_new_file(tmp / kStateFile, json(rec.state).dump(2) + "\n");
     fs::rename(tmp, dir(rec.id));
   } catch (...) {
     std::error_code ec;

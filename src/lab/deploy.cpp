@@ -7,6 +7,7 @@
 
 #include "lab/netns_sysctl.hpp"
 #include "lab/node_access.hpp"
+#include "net/hosts_batch.hpp"
 #include "net/netlink.hpp"
 #include "net/network.hpp"
 #include "net/nft.hpp"
@@ -28,7 +29,13 @@ namespace {
 class Deployer {
  public:
   Deployer(const LabPaths& paths, const LabPlan& plan)
-      : paths_(paths), plan_(plan), labs_(paths.root), containers_(paths.root), images_(paths.root) {}
+      : paths_(paths),
+        plan_(plan),
+        labs_(paths.root),
+        containers_(paths.root),
+        images_(paths.root),
+        networks_(paths.root),
+        hosts_(networks_, paths.root / "containers") {}
 
   void run(const Step& s) {
     switch (s.kind) {
@@ -38,6 +45,8 @@ class Deployer {
         return start_node(plan_.nodes[s.index]);
       case StepKind::name_netns:
         return name_netns(plan_.nodes[s.index]);
+      case StepKind::write_hosts:
+        return hosts_.end();
       case StepKind::create_link:
         return create_link(plan_.links[s.index]);
       case StepKind::set_sysctls:
@@ -48,21 +57,21 @@ class Deployer {
   }
 
  private:
-  void record(const std::function<void(LabRecord&)>& fn) { labs_.update(plan_.lab, fn); }
+  void record(CreatedKind kind, const std::string& object) { labs_.add_created(plan_.lab, kind, object); }
 
   void create_network(const PlannedNetwork& n) {
-    record([&](LabRecord& r) { r.networks.push_back(n.request.name); });
+    record(CreatedKind::network, n.request.name);
     // The sockets live only for this step: the monitors of the nodes
     // started later are forked from this process and keep what it holds.
-    net::NetworkStore store(paths_.root);
     net::LibnlRtnl host;
     net::NftFirewall fw;
-    net::NetEnv env{store, host, fw, paths_.root / "containers"};
+    net::NetEnv env{networks_, host, fw, paths_.root / "containers"};
     net::create_network(env, n.request);
+    hosts_.add(n.request.name);  // until write_hosts, nodes starting on it leave their peers' files alone
   }
 
   void start_node(const PlannedNode& n) {
-    record([&](LabRecord& r) { r.containers.push_back(n.container); });
+    record(CreatedKind::container, n.container);
     const runtime::ContainerRecord rec = containers_.create(n.spec);
     ids_[n.container] = rec.id;
     runtime::start_detached({containers_, images_}, rec.id, /*remove_on_failure=*/false);
@@ -78,7 +87,7 @@ class Deployer {
 
   void name_netns(const PlannedNode& n) {
     const RunningNode node = running(n.container);
-    record([&](LabRecord& r) { r.netns.push_back(n.container); });
+    record(CreatedKind::netns, n.container);
     bind_netns(n.container, node.pid, paths_.netns_dir);
   }
 
@@ -122,6 +131,8 @@ class Deployer {
   LabStore labs_;
   runtime::StateStore containers_;
   runtime::ImageStore images_;
+  net::NetworkStore networks_;
+  net::HostsBatch hosts_;  // on the lab's networks, from their creation to write_hosts
   std::map<std::string, std::string> ids_;  // container name -> id, of the nodes this deploy started
 };
 

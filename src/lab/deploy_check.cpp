@@ -33,14 +33,13 @@ void check_deployable(const LabPaths& paths, const LabPlan& plan) {
     if (checked_images.insert(n.spec.image).second)
       in_context(lab + ": node '" + n.name + "'", [&] { images.get(n.spec.image); });
 
-  std::set<std::string> names;
-  for (const auto& r : runtime::StateStore(paths.root).list()) names.insert(r.config.name);
+  const runtime::StateStore containers(paths.root);
   const bool any_limits =
       std::any_of(plan.nodes.begin(), plan.nodes.end(), [](const PlannedNode& n) { return n.spec.resources.any(); });
   const std::vector<int> cpus = any_limits ? runtime::host_online_cpus() : std::vector<int>{};
   for (const auto& n : plan.nodes) {
     in_context(lab + ": node '" + n.name + "'", [&] {
-      if (names.count(n.container)) throw UsageError("container name '" + n.container + "' is already in use");
+      if (containers.try_find_by_name(n.container)) throw UsageError("container name '" + n.container + "' is already in use");
       runtime::validate(n.spec);
       if (n.spec.resources.any()) runtime::validate_resources(n.spec.resources, cpus);
       if (netns_name_exists(n.container, paths.netns_dir))

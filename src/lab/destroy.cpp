@@ -1,9 +1,13 @@
 // destroy_lab: undoes exactly what a lab's record lists, newest first.
-#include <map>
+#include <signal.h>
+
+#include <utility>
+#include <vector>
 
 #include "lab/deploy.hpp"
 #include "lab/node_access.hpp"
 #include "net/error_list.hpp"
+#include "net/hosts_batch.hpp"
 #include "net/network.hpp"
 #include "net/nft.hpp"
 #include "net/rtnl.hpp"
@@ -29,21 +33,34 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
   for (auto it = rec.netns.rbegin(); it != rec.netns.rend(); ++it)
     errs.capture("remove the namespace name '" + *it + "'", [&] { unbind_netns_if_exists(*it, paths.netns_dir); });
 
+  // With the networks' hosts batched, no node rewrites the /etc/hosts of
+  // the others on its way out: that would be O(N) files per node.
+  net::NetworkStore store(paths.root);
+  net::HostsBatch hosts(store, paths.root / "containers");
+  for (const auto& n : rec.networks)
+    if (store.try_get(n)) errs.capture("batch /etc/hosts of network '" + n + "'", [&] { hosts.add(n); });
+
   runtime::StateStore containers(paths.root);
-  std::map<std::string, std::string> ids;  // name -> id, listed once
-  errs.capture("list containers", [&] {
-    for (const auto& r : containers.list()) ids[r.config.name] = r.id;
-  });
-  for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it) {
-    const auto found = ids.find(*it);
-    if (found == ids.end()) continue;  // never made, or already removed
-    errs.capture("remove container '" + *it + "'",
-                 [&] { runtime::remove_container(containers, found->second, /*force=*/true); });
-  }
+  std::vector<std::pair<std::string, std::string>> nodes;  // name, id: of those that exist
+  for (auto it = rec.containers.rbegin(); it != rec.containers.rend(); ++it)
+    errs.capture("find container '" + *it + "'", [&] {
+      if (const auto id = find_container(containers, *it)) nodes.emplace_back(*it, *id);  // else never made, or gone
+    });
+  // Every node is killed before the first is removed, so that their
+  // monitors undo what they hold side by side instead of one after the
+  // other; one that is not running any more is simply removed.
+  for (const auto& [container, id] : nodes)
+    try {
+      runtime::kill_container(containers, id, SIGKILL);
+    } catch (const std::exception& e) {
+      log::debug("destroy lab '" + name + "': kill '" + container + "': " + sys::describe(e) + ", ignoring");
+    }
+  for (const auto& [container, id] : nodes)
+    errs.capture("remove container '" + container + "'",
+                 [&] { runtime::remove_container(containers, id, /*force=*/true); });
 
   if (!rec.networks.empty()) {
     errs.capture("remove the lab's networks", [&] {
-      net::NetworkStore store(paths.root);
       net::LibnlRtnl host;
       net::NftFirewall fw;
       net::NetEnv env{store, host, fw, paths.root / "containers"};
@@ -55,6 +72,9 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
       }
     });
   }
+
+  // Only what is left (a network that could not go) is rewritten.
+  errs.capture("update /etc/hosts on the lab's networks", [&] { hosts.end(); });
 
   if (errs.empty()) {
     labs.remove(name);

@@ -1,5 +1,7 @@
 #include "lab/lab_store.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 #include "lab/topology.hpp"
@@ -124,16 +126,58 @@ sys::FileLock LabStore::lock() const {
 }
 
 fs::path LabStore::path_of(const std::string& name) const { return dir_ / (name + ".json"); }
+fs::path LabStore::created_path_of(const std::string& name) const { return dir_ / (name + ".created"); }
+
+namespace {
+const char* kind_word(CreatedKind k) {
+  switch (k) {
+    case CreatedKind::network: return "network";
+    case CreatedKind::container: return "container";
+    case CreatedKind::netns: return "netns";
+  }
+  return "?";
+}
+
+void append_unique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+// The lines of a .created file into the record. A line already there (the
+// record was written, the file not yet emptied) is not added twice; a torn
+// last line (a crash mid-append) names no object that was made.
+void merge_created(LabRecord& r, const std::string& text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos) continue;
+    const std::string kind = line.substr(0, sp), object = line.substr(sp + 1);
+    if (kind == "network") append_unique(r.networks, object);
+    else if (kind == "container") append_unique(r.containers, object);
+    else if (kind == "netns") append_unique(r.netns, object);
+  }
+}
+}  // namespace
 
 std::optional<LabRecord> LabStore::try_get(const std::string& name) const {
   if (!is_valid_lab_name(name)) return std::nullopt;
+  // The lines first, without the lock: update writes the record before it
+  // empties the lines, so a record read after them holds every line that
+  // is gone by then (and lines read twice are merged once).
+  const auto created = sys::try_read_file(created_path_of(name).string());
   const auto text = sys::try_read_file(path_of(name).string());
   if (!text) return std::nullopt;
+  LabRecord r;
   try {
-    return json::parse(*text).get<LabRecord>();
+    r = json::parse(*text).get<LabRecord>();
   } catch (const std::exception& e) {
     throw sys::Error("corrupt lab file '" + path_of(name).string() + "': " + e.what());
   }
+  if (created) merge_created(r, *created);
+  return r;
 }
 
 LabRecord LabStore::get(const std::string& name) const {
@@ -160,10 +204,20 @@ void LabStore::write(const LabRecord& r) const {
   sys::write_file_atomic(path_of(r.name).string(), json(r).dump(2) + "\n", 0644, sys::Durability::none);
 }
 
+namespace {
+void remove_if_exists(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw sys::SysError(ec.value(), "remove lab file '" + p.string() + "'");
+}
+}  // namespace
+
 void LabStore::create(const LabRecord& r) {
   auto l = lock();
   if (fs::exists(path_of(r.name)))
     throw sys::UsageError("lab '" + r.name + "' is already deployed (destroy it first, or deploy with --reconfigure)");
+  remove_if_exists(created_path_of(r.name));  // left by a remove cut short: not this lab's
   write(r);
 }
 
@@ -172,15 +226,28 @@ LabRecord LabStore::update(const std::string& name, const std::function<void(Lab
   LabRecord r = get(name);
   fn(r);
   write(r);
+  // The record now holds every line: empty the file (a crash before this
+  // only leaves lines that are merged once).
+  remove_if_exists(created_path_of(name));
   return r;
+}
+
+void LabStore::add_created(const std::string& name, CreatedKind kind, const std::string& object) {
+  if (object.empty() || object.find_first_of(" \n") != std::string::npos)
+    throw sys::Error("lab '" + name + "': cannot record the object name '" + object + "'");
+  auto l = lock();
+  if (!fs::exists(path_of(name))) throw sys::UsageError("no such lab: '" + name + "'");
+  // Not fsync'd, as the record (see write): one short O_APPEND write.
+  const sys::Fd fd = sys::open_path(created_path_of(name).string(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  sys::write_all(fd.get(), std::string(kind_word(kind)) + " " + object + "\n");
 }
 
 void LabStore::remove(const std::string& name) {
   auto l = lock();
-  std::error_code ec;
-  fs::remove(path_of(name), ec);
-  if (ec && ec != std::errc::no_such_file_or_directory)
-    throw sys::SysError(ec.value(), "remove lab file '" + path_of(name).string() + "'");
+  // The record first: a .created file without one is ignored, and removed
+  // by the next create of the name.
+  remove_if_exists(path_of(name));
+  remove_if_exists(created_path_of(name));
 }
 
 }  // namespace nrun::lab

@@ -5,6 +5,12 @@
 // or was killed midway. Changes happen under ROOT/labs/.lock, held only for
 // the read-modify-write: a deploy's monitors are forked children that never
 // exec, and a lock fd they inherited would outlive the deploy.
+//
+// What a deploy creates is appended, one line per object, to
+// ROOT/labs/<name>.created rather than rewritten into the record: a record
+// holds the whole topology, so rewriting it per object made a deploy
+// quadratic in its nodes. Reads merge the two; update folds the lines into
+// the record and empties the file.
 #pragma once
 #include <sys/types.h>
 
@@ -40,6 +46,7 @@ struct NetworkRecord {
 };
 
 enum class LabStatus { deploying, deployed, failed };
+enum class CreatedKind { network, container, netns };
 std::string to_string(LabStatus s);
 
 struct LabRecord {
@@ -86,11 +93,15 @@ class LabStore {
   void create(const LabRecord& r);
   // Read-modify-write under the lock.
   LabRecord update(const std::string& name, const std::function<void(LabRecord&)>& fn);
+  // Records, before it is made, that the lab creates `object`: one line
+  // appended under the lock, whatever the size of the record.
+  void add_created(const std::string& name, CreatedKind kind, const std::string& object);
   void remove(const std::string& name);  // no error when gone
 
  private:
   sys::FileLock lock() const;
   std::filesystem::path path_of(const std::string& name) const;
+  std::filesystem::path created_path_of(const std::string& name) const;
   void write(const LabRecord& r) const;
   std::filesystem::path dir_;
 };

@@ -9,9 +9,7 @@ namespace nrun::lab {
 std::optional<std::string> find_container(const runtime::StateStore& store, const std::string& name) {
   // Names only: StateStore::resolve also takes id prefixes, and a lab must
   // never act on a container that merely has a matching id.
-  for (const auto& r : store.list())
-    if (r.config.name == name) return r.id;
-  return std::nullopt;
+  return store.try_find_by_name(name);
 }
 
 RunningNode running_node(const runtime::StateStore& store, const std::string& container) {

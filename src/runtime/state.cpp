@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 #include <random>
@@ -19,6 +20,8 @@ using nlohmann::json;
 namespace {
 constexpr const char* kConfigFile = "config.json";
 constexpr const char* kStateFile = "state.json";
+constexpr const char* kStoreLockFile = ".lock";
+constexpr const char* kNamesDir = ".names";
 
 json read_json(const fs::path& p) {
   try {
@@ -26,6 +29,16 @@ json read_json(const fs::path& p) {
   } catch (const json::exception& e) {
     throw sys::Error("corrupt '" + p.string() + "': " + e.what());
   }
+}
+
+// A file of a record being built in its own temp directory: the
+// directory's rename makes the record appear whole, so the file needs no
+// temp name and rename of its own (two metadata operations fewer per
+// container, each 0.1-0.9 ms on this host's busy ext4).
+void write_new_file(const fs::path& p, const std::string& data) {
+  const sys::Fd fd = sys::open_path(p.string(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  sys::write_all(fd.get(), data);
+  sys::check(::fsync(fd.get()), "fsync '" + p.string() + "'");
 }
 
 bool is_hex(const std::string& s) {
@@ -97,7 +110,8 @@ bool is_alive(const ContainerState& s) {
   return sys::process_matches(s.pid, s.start_time);
 }
 
-StateStore::StateStore(fs::path root) : containers_dir_(root / "containers"), root_(std::move(root)) {}
+StateStore::StateStore(fs::path root)
+    : containers_dir_(root / "containers"), root_(std::move(root)), names_(containers_dir_ / kNamesDir) {}
 
 fs::path StateStore::dir(const std::string& id) const { return containers_dir_ / id; }
 
@@ -106,54 +120,101 @@ sys::FileLock StateStore::lock(const std::string& id, sys::FileLock::Mode mode) 
   return sys::FileLock::directory(dir(id).string(), mode);
 }
 
-ContainerRecord StateStore::create(ContainerSpec spec) {
+sys::FileLock StateStore::store_lock() const {
   fs::create_directories(containers_dir_);
-  sys::FileLock store_lock((containers_dir_ / ".lock").string(), sys::FileLock::Mode::exclusive);
-  const auto existing = list();
-  auto name_taken = [&](const std::string& n) {
-    for (const auto& r : existing)
-      if (r.config.name == n) return true;
-    return false;
-  };
-  if (!spec.name.empty() && name_taken(spec.name))
-    throw sys::UsageError("container name '" + spec.name + "' is already in use");
+  return sys::FileLock((containers_dir_ / kStoreLockFile).string(), sys::FileLock::Mode::exclusive);
+}
+
+bool StateStore::record_exists(const std::string& id) const {
+  std::error_code ec;
+  return fs::exists(dir(id) / kConfigFile, ec);
+}
+
+void StateStore::ensure_name_index() const {
+  if (names_.ready()) return;
+  std::error_code ec;
+  if (!fs::is_directory(containers_dir_, ec)) return;  // no records: the first claim makes the index
+  // A root from an nrun without the index: build it once from the records.
+  auto l = store_lock();
+  if (names_.ready()) return;
+  std::vector<ContainerRecord> records = list();
+  std::reverse(records.begin(), records.end());  // oldest first keeps a duplicated name
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const auto& r : records) names.emplace_back(r.config.name, r.id);
+  names_.build(names);
+}
+
+ContainerRecord StateStore::create(ContainerSpec spec) {
+  ensure_name_index();
+  auto l = store_lock();
+  auto exists = [&](const std::string& id) { return record_exists(id); };
   ContainerRecord rec;
   rec.id = generate_id();
-  if (spec.name.empty()) {
-    uint64_t seed = std::stoull(rec.id.substr(0, 12), nullptr, 16);
-    for (int i = 0; spec.name.empty() || name_taken(spec.name); ++i)
-      spec.name = generate_name(seed + i) + (i >= 576 ? "_" + std::to_string(i) : "");
+  if (!spec.name.empty()) {
+    if (!names_.claim(spec.name, rec.id, exists))
+      throw sys::UsageError("container name '" + spec.name + "' is already in use");
+  } else {
+    const uint64_t seed = std::stoull(rec.id.substr(0, 12), nullptr, 16);
+    for (int i = 0;; ++i) {
+      const std::string name = generate_name(seed + i) + (i >= 576 ? "_" + std::to_string(i) : "");
+      if (names_.claim(name, rec.id, exists)) {
+        spec.name = name;
+        break;
+      }
+    }
   }
   if (spec.hostname.empty()) spec.hostname = rec.id.substr(0, 12);
   rec.config = std::move(spec);
   rec.state.created_at = now_rfc3339();
   // Build the record in a temp dir and rename it into place, so a crash never
-  // leaves a half-written record under its id.
+  // leaves a half-written record under its id. A crash after the claim leaves
+  // a name entry with no record, which the next claim of the name replaces.
   const fs::path tmp = containers_dir_ / (".tmp-" + rec.id);
-  fs::create_directory(tmp);
   try {
-    sys::write_file_atomic((tmp / kConfigFile).string(), json(rec.config).dump(2) + "\n");
-    sys::write_file_atomic((tmp / kStateFile).string(), json(rec.state).dump(2) + "\n");
+    fs::create_directory(tmp);
+    write_new_file(tmp / kConfigFile, json(rec.config).dump(2) + "\n");
+    write_new_file(tmp / kStateFile, json(rec.state).dump(2) + "\n");
     fs::rename(tmp, dir(rec.id));
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
+    try {
+      names_.release(rec.config.name, rec.id);
+    } catch (...) {
+      // Stale now, and replaced by the next claim of the name.
+    }
     throw;
   }
   return rec;
 }
 
+std::optional<std::string> StateStore::try_find_by_name(const std::string& name) const {
+  ensure_name_index();
+  const auto id = names_.lookup(name);
+  if (!id || id->size() != 64 || !is_hex(*id) || !record_exists(*id)) return std::nullopt;
+  return id;
+}
+
 std::string StateStore::resolve(const std::string& ref) const {
   if (ref.empty()) throw sys::UsageError("empty container reference");
-  std::error_code ec;
-  if (ref.find('/') == std::string::npos && ref[0] != '.' && fs::exists(dir(ref) / kConfigFile, ec)) return ref;
+  if (ref.find('/') == std::string::npos && ref[0] != '.' && record_exists(ref)) return ref;
+  if (auto id = try_find_by_name(ref)) return *id;
+  // An id prefix: the directory's names are enough, no record is read.
   std::vector<std::string> by_prefix;
-  for (const auto& rec : list()) {
-    if (rec.config.name == ref) return rec.id;
-    if (is_hex(ref) && rec.id.compare(0, ref.size(), ref) == 0) by_prefix.push_back(rec.id);
+  if (is_hex(ref)) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(containers_dir_, ec)) {
+      const std::string id = entry.path().filename().string();
+      if (id.size() == 64 && is_hex(id) && id.compare(0, ref.size(), ref) == 0) by_prefix.push_back(id);
+    }
   }
   if (by_prefix.size() == 1) return by_prefix[0];
   if (by_prefix.size() > 1) throw sys::UsageError("container id prefix '" + ref + "' is ambiguous");
+  // Not found: before saying so, read the records, for one made by an nrun
+  // without the index on this root since the index was built. Only a miss
+  // pays for this.
+  for (const auto& rec : list())
+    if (rec.config.name == ref) return rec.id;
   throw sys::UsageError("no such container: '" + ref + "'");
 }
 
@@ -221,12 +282,27 @@ ContainerSpec StateStore::update_config(const std::string& id,
 }
 
 void StateStore::remove(const std::string& id) {
-  // Rename first so readers never see a half-deleted record.
+  // The name is read before the record goes; a record that cannot be read
+  // still goes, and its entry, stale, is replaced by the next claim.
+  std::string name;
+  try {
+    name = read_json(dir(id) / kConfigFile).value("name", "");
+  } catch (const std::exception&) {
+  }
   const fs::path gone = containers_dir_ / (".rm-" + id);
+  {
+    // Under the store lock, so that a claim of the name (which sees the
+    // renamed record as gone) cannot fall between the check and the unlink
+    // of release.
+    auto l = store_lock();
+    // Rename first so readers never see a half-deleted record.
+    std::error_code ec;
+    fs::rename(dir(id), gone, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw sys::SysError(ec.value(), "remove container '" + id + "'");
+    if (!name.empty()) names_.release(name, id);
+  }
   std::error_code ec;
-  fs::rename(dir(id), gone, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory)
-    throw sys::SysError(ec.value(), "remove container '" + id + "'");
   fs::remove_all(gone, ec);
   if (ec) throw sys::SysError(ec.value(), "remove '" + gone.string() + "'");
 }

@@ -1,8 +1,9 @@
 // The container store: ROOT/containers/<id>/{config.json,state.json,...}.
 // Every file is written atomically (temp, fsync, rename; the running state
-// without the fsync, see update()) and read under
-// flock: ROOT/containers/.lock guards ids and names, the <id> directory itself
-// one record.
+// without the fsync, see update()) and read under flock:
+// ROOT/containers/.lock guards ids and names, the <id> directory itself one
+// record. Names are found through ROOT/containers/.names (name_index.hpp),
+// so creating or resolving a container costs the same with 1 or 1,000 others.
 #pragma once
 #include <sys/types.h>
 
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/name_index.hpp"
 #include "runtime/spec.hpp"
 #include "runtime/sys/ids.hpp"
 #include "runtime/sys/lock.hpp"
@@ -67,9 +69,11 @@ class StateStore {
   // the name is taken.
   ContainerRecord create(ContainerSpec spec);
 
-  // Name, full id or unique id prefix to the id. Throws UsageError for none
+  // Full id, name or unique id prefix to the id. Throws UsageError for none
   // or an ambiguous prefix.
   std::string resolve(const std::string& ref) const;
+  // The id of the container named `name` (names only, never an id prefix).
+  std::optional<std::string> try_find_by_name(const std::string& name) const;
 
   // Reads the record under the record's lock. A "running" record whose pid
   // is gone or belongs to another process (start time, boot id) reads as
@@ -89,8 +93,8 @@ class StateStore {
   ContainerSpec update_config(const std::string& id,
                               const std::function<void(ContainerSpec&, const ContainerState&)>& fn);
 
-  // Removes the record directory (upper layer and all). The caller makes
-  // sure nothing runs.
+  // Removes the record directory (upper layer and all) and frees its name.
+  // The caller makes sure nothing runs.
   void remove(const std::string& id);
 
   // The record lock, for callers that must hold it across several steps.
@@ -99,7 +103,11 @@ class StateStore {
  private:
   std::filesystem::path containers_dir_;
   std::filesystem::path root_;
+  NameIndex names_;
   ContainerRecord read_unlocked(const std::string& id) const;
+  sys::FileLock store_lock() const;  // ids and names
+  bool record_exists(const std::string& id) const;
+  void ensure_name_index() const;
 };
 
 // True when a record's pid is really that container's live process.

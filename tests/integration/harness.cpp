@@ -536,6 +536,10 @@ void NrunTest::check_nothing_left() {
   std::vector<std::string> left;
   wait_until([&] { return (left = record_ids()).empty(); }, 10s);
   for (const auto& id : left) ADD_FAILURE() << "teardown: container record left: " << (root_ / "containers" / id);
+  // No name entry: removing a container frees its name.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "containers" / ".names", ec))
+    ADD_FAILURE() << "teardown: container name entry left: " << e.path();
 
   // No overlay (or any other) mount of the root in the test's namespace:
   // container mounts belong in the container's own mount namespace.

@@ -1,7 +1,8 @@
 // Labs end to end with the real nrun binary: the examples deployed as they
 // are and the reachability each promises (and its absence), impairments
 // whose RTT shows and that change while the lab runs, namespaces reachable
-// by name for the host's tools, stable MACs, bad files refused before
+// by name for the host's tools, every node resolving every other by name,
+// stable MACs, bad files refused before
 // anything exists, failed and killed deploys, two labs side by side, and
 // destroy leaving nothing: no container, link, bridge, nft element,
 // /run/netns entry or lab file.
@@ -16,6 +17,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -294,6 +296,69 @@ TEST_F(LabTest, TwoHostsPingEachOtherByName) {
   EXPECT_EQ(nrun({"lab", "exec", "two-hosts", "b", "ping", "-c", "1", "-W", "3", "two-hosts-a"}).exit_code, 0);
   ASSERT_EQ(nrun({"lab", "destroy", "two-hosts"}).exit_code, 0);
   expect_lab_gone("two-hosts", {"two-hosts-lan"});
+}
+
+// Hosts files are written once per node at the end of the nodes' start
+// (a batch), not per peer per start: after deploy every node lists every
+// node it shares a network with, by node name and LAB-NODE, and nothing
+// from networks it is not on; the exec steps, which run after, resolve
+// names; a container run on a lab network and removed again shows up in
+// the nodes' files and leaves them.
+TEST_F(LabTest, EveryNodeResolvesEveryOtherByName) {
+  json lab = {{"name", "names"},
+              {"networks", {{"left", {{"subnet", "10.83.0.0/24"}}}, {"right", {{"subnet", "10.84.0.0/24"}}}}},
+              {"nodes", json::object()}};
+  std::map<std::string, std::set<std::string>> nets_of;  // node -> its networks
+  for (int i = 0; i < 6; ++i) nets_of["l" + std::to_string(i)] = {"left"};
+  for (int i = 0; i < 3; ++i) nets_of["r" + std::to_string(i)] = {"right"};
+  nets_of["gw"] = {"left", "right"};
+  for (const auto& [node, nets] : nets_of) {
+    json n = {{"networks", json::object()}};
+    for (const auto& net : nets) n["networks"][net] = json::object();
+    lab["nodes"][node] = n;
+  }
+  // Exec steps run once every node is up: both names of the last node resolve.
+  lab["nodes"]["l0"]["exec"] = {"ping -c 1 -W 3 l5", "ping -c 1 -W 3 names-gw"};
+  const RunResult up = deploy(write_lab("names.json", lab.dump(2)));
+  ASSERT_EQ(up.exit_code, 0) << up;
+
+  auto hosts_of = [&](const std::string& node) {
+    const RunResult r = in_node("names-" + node, {"cat", "/etc/hosts"});
+    EXPECT_EQ(r.exit_code, 0) << r;
+    return r.out;
+  };
+  auto lists = [](const std::string& hosts, const std::string& name) {
+    return std::regex_search(hosts, std::regex("(^|\\n)[0-9.]+\\t([^\\n]* )?" + name + "( |\\n)"));
+  };
+  for (const auto& [node, nets] : nets_of) {
+    SCOPED_TRACE("node " + node);
+    const std::string hosts = hosts_of(node);
+    for (const auto& [peer, peer_nets] : nets_of) {
+      bool shared = false;
+      for (const auto& n : nets) shared |= peer_nets.count(n) > 0;
+      EXPECT_EQ(lists(hosts, peer), shared) << peer << " in:\n" << hosts;
+      EXPECT_EQ(lists(hosts, "names-" + peer), shared) << "names-" << peer << " in:\n" << hosts;
+    }
+  }
+  // Resolution itself, across the lab and through the router's two networks.
+  EXPECT_EQ(nrun({"lab", "exec", "names", "r2", "ping", "-c", "1", "-W", "3", "gw"}).exit_code, 0);
+  EXPECT_EQ(nrun({"lab", "exec", "names", "gw", "ping", "-c", "1", "-W", "3", "names-l3"}).exit_code, 0);
+
+  // A single container on a lab network comes and goes, one by one as ever.
+  run_detached({"--net", "names-left", "--name", "solo", "busybox", "sleep", "60"});
+  EXPECT_TRUE(lists(hosts_of("l4"), "solo")) << hosts_of("l4");
+  EXPECT_TRUE(lists(hosts_of("gw"), "solo")) << hosts_of("gw");
+  EXPECT_FALSE(lists(hosts_of("r1"), "solo")) << hosts_of("r1");
+  EXPECT_EQ(nrun({"exec", "solo", "ping", "-c", "1", "-W", "3", "l2"}).exit_code, 0);
+  ASSERT_EQ(nrun({"rm", "-f", "solo"}).exit_code, 0);
+  EXPECT_FALSE(lists(hosts_of("l4"), "solo")) << hosts_of("l4");
+
+  ASSERT_EQ(nrun({"lab", "destroy", "names"}).exit_code, 0);
+  expect_lab_gone("names", {"names-left", "names-right"});
+  // Neither a batch mark nor a name entry is left behind.
+  for (const auto& e : fs::directory_iterator(root() / "networks"))
+    EXPECT_EQ(e.path().filename().string().find(".hosts-batch"), std::string::npos) << e.path();
+  EXPECT_TRUE(fs::is_empty(root() / "containers" / ".names"));
 }
 
 TEST_F(LabTest, WebBehindNatIsReachedOnTheHostPort) {

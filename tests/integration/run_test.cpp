@@ -324,5 +324,37 @@ TEST_F(RunTest, NameTakenIsExit125) {
   EXPECT_EQ(status_of("dup"), "running");
 }
 
+// The name index decides under the store lock: of runs racing for one
+// name exactly one gets it, every round, and the name is free again once
+// its holder is removed.
+TEST_F(RunTest, ConcurrentRunsWithOneNameHaveExactlyOneWinner) {
+  constexpr int kRounds = 3, kRacers = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<Child> racers;
+    racers.reserve(kRacers);
+    for (int i = 0; i < kRacers; ++i)
+      racers.push_back(nrun_async({"run", "-d", "--net", "none", "--name", "same", "busybox", "sleep", "30"}));
+    int won = 0;
+    std::string winner;
+    for (auto& c : racers) {
+      const RunResult r = c.wait(60s);
+      if (r.exit_code == 0) {
+        ++won;
+        winner = trim(r.out);
+      } else {
+        EXPECT_EQ(r.exit_code, 125) << r;
+        EXPECT_NE(r.err.find("'same' is already in use"), std::string::npos) << r;
+      }
+    }
+    EXPECT_EQ(won, 1);
+    EXPECT_EQ(record_ids().size(), 1u);
+    EXPECT_EQ(inspect("same").value("Id", ""), winner);
+    EXPECT_EQ(status_of("same"), "running");
+    ASSERT_EQ(nrun({"rm", "-f", "same"}).exit_code, 0);
+    EXPECT_TRUE(record_ids().empty());
+  }
+}
+
 }  // namespace
 }  // namespace nrun::it

@@ -51,15 +51,17 @@ TEST(LabPlan, StepsComeInDependencyOrder) {
                                "name the network namespace of 'h2'",
                                "start node 'r2'",
                                "name the network namespace of 'r2'",
+                               "write the nodes' /etc/hosts",
                                "create link r1:eth5 -- r2:eth5",
                                "set the sysctls of 'r1'",
                                "run 'ip route replace default via 10.10.1.1' in 'h1'",
                                "run 'true' in 'h2'",
                                "run 'echo done' in 'h2'",
                            }));
-  EXPECT_EQ(p.steps[12].kind, StepKind::run_exec);
-  EXPECT_EQ(p.steps[14].index, 2u);
-  EXPECT_EQ(p.steps[14].command, 1u);
+  EXPECT_EQ(p.steps[10].kind, StepKind::write_hosts);
+  EXPECT_EQ(p.steps[13].kind, StepKind::run_exec);
+  EXPECT_EQ(p.steps[15].index, 2u);
+  EXPECT_EQ(p.steps[15].command, 1u);
 }
 
 TEST(LabPlan, AddressesAreFixedBeforehand) {

@@ -1,6 +1,7 @@
 // The lab store against a temporary root: create refuses a deployed lab,
-// update is read-modify-write, list is sorted, remove is idempotent, a
-// corrupt file is an error and not an empty lab.
+// update is read-modify-write, created objects are appended and folded in,
+// list is sorted, remove is idempotent, a corrupt file is an error and not
+// an empty lab.
 #include "lab/lab_store.hpp"
 
 #include <gtest/gtest.h>
@@ -76,4 +77,50 @@ TEST_F(LabStoreTest, NamesThatAreNotLabsAndCorruptFiles) {
   EXPECT_THROW(store.list(), nrun::sys::Error);  // a corrupt lab is not silently skipped
   fs::remove(root_ / "labs" / "bad.json");
   EXPECT_TRUE(store.list().empty());
+}
+
+TEST_F(LabStoreTest, CreatedObjectsAreAppendedThenFoldedIntoTheRecord) {
+  LabStore store(root_);
+  EXPECT_THROW(store.add_created("one", CreatedKind::container, "one-a"), nrun::sys::UsageError);
+  store.create(record("one"));
+  const fs::path lines = root_ / "labs" / "one.created";
+  const auto record_before = fs::last_write_time(root_ / "labs" / "one.json");
+  store.add_created("one", CreatedKind::network, "one-lan");
+  store.add_created("one", CreatedKind::container, "one-a");
+  store.add_created("one", CreatedKind::netns, "one-a");
+  store.add_created("one", CreatedKind::container, "one-b");
+  // Appended, the record itself untouched.
+  EXPECT_EQ(fs::last_write_time(root_ / "labs" / "one.json"), record_before);
+  EXPECT_TRUE(fs::exists(lines));
+  LabRecord r = store.get("one");
+  EXPECT_EQ(r.networks, std::vector<std::string>{"one-lan"});
+  EXPECT_EQ(r.containers, (std::vector<std::string>{"one-a", "one-b"}));
+  EXPECT_EQ(r.netns, std::vector<std::string>{"one-a"});
+  EXPECT_EQ(r.nodes, record("one").nodes);
+  EXPECT_EQ(store.list().at(0).containers, r.containers);
+  EXPECT_THROW(store.add_created("one", CreatedKind::container, "two words"), nrun::sys::Error);
+
+  // update folds the lines into the record and empties them.
+  store.update("one", [](LabRecord& x) { x.status = LabStatus::deployed; });
+  EXPECT_FALSE(fs::exists(lines));
+  r = store.get("one");
+  EXPECT_EQ(r.containers, (std::vector<std::string>{"one-a", "one-b"}));
+  EXPECT_EQ(r.status, LabStatus::deployed);
+
+  // A crash between the record's write and the lines' removal: the lines
+  // are merged once. A torn last line names nothing.
+  std::ofstream(lines) << "container one-a\nnetns one-a\ncontainer one-c\ncontain";
+  r = store.get("one");
+  EXPECT_EQ(r.containers, (std::vector<std::string>{"one-a", "one-b", "one-c"}));
+  EXPECT_EQ(r.netns, std::vector<std::string>{"one-a"});
+
+  // remove takes both; lines left by a remove cut short are not the next
+  // lab's.
+  store.remove("one");
+  EXPECT_FALSE(fs::exists(lines));
+  EXPECT_FALSE(store.try_get("one"));
+  std::ofstream(lines) << "container stale\n";
+  EXPECT_FALSE(store.try_get("one"));
+  store.create(record("one"));
+  EXPECT_TRUE(store.get("one").containers.empty());
 }

@@ -1,6 +1,7 @@
 // Attach/detach orchestration against a FakeRtnl and a fake firewall: the
 // order of operations, the undo of a failure midway, idempotent teardown,
-// teardown without state, ports, peers' /etc/hosts, connect/disconnect.
+// teardown without state, ports, peers' /etc/hosts (one by one, and batched
+// for labs), connect/disconnect.
 #include <gtest/gtest.h>
 #include <netlink/errno.h>
 
@@ -10,9 +11,12 @@
 #include <map>
 #include <set>
 
+#include "net/hosts_batch.hpp"
 #include "net/network.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
+#include "runtime/sys/lock.hpp"
+#include "runtime/sys/proc.hpp"
 
 using namespace nrun::net;
 using nrun::sys::UsageError;
@@ -360,6 +364,69 @@ TEST_F(AttachTest, RemoveNetwork) {
   EXPECT_THROW(network("lab2", "10.21.0.128/25"), UsageError);  // overlaps lab1
   EXPECT_THROW(create_network(*env_, {"eth0"}), UsageError);   // a link of that name exists
   EXPECT_TRUE(calls_since(n).empty());
+}
+
+TEST_F(AttachTest, ABatchedNetworkLeavesPeersFilesToTheBatchsEnd) {
+  network("lab0", "10.20.0.0/24");
+  network("lan9", "10.29.0.0/24");
+  const auto a = container("a", {{"lab0", "", "", {}}});
+  const auto b = container("b", {{"lab0", "", "", {}}});
+  const auto r = container("r", {{"lab0", "", "", {}}, {"lan9", "", "", {}}});  // on both
+  const auto z = container("z", {{"lan9", "", "", {}}});                        // not batched
+  attach_container(*env_, z, netns_);
+  NetState sb;
+  {
+    HostsBatch batch(*store_, root_ / "containers");
+    batch.add("lab0");
+    EXPECT_TRUE(hosts_batched(*store_, "lab0"));
+    EXPECT_FALSE(hosts_batched(*store_, "lan9"));
+    attach_container(*env_, a, netns_);
+    sb = attach_container(*env_, b, netns_);
+    attach_container(*env_, r, netns_);
+    // Each wrote its own file, with the peers there were; none rewrote a
+    // peer's on the batched network.
+    EXPECT_NE(hosts_of(b).find("c-a"), std::string::npos) << hosts_of(b);
+    EXPECT_EQ(hosts_of(a).find("c-b"), std::string::npos) << hosts_of(a);
+    EXPECT_NE(hosts_of(r).find("c-z"), std::string::npos) << hosts_of(r);
+    // lan9 is not batched: z heard of r at once.
+    EXPECT_NE(hosts_of(z).find("c-r"), std::string::npos) << hosts_of(z);
+    batch.end();
+    EXPECT_FALSE(hosts_batched(*store_, "lab0"));
+    EXPECT_FALSE(fs::exists(store_->dir() / "lab0.hosts-batch"));
+  }
+  for (const auto* c : {&a, &b, &r})
+    for (const auto* peer : {&a, &b, &r})
+      if (c != peer) EXPECT_NE(hosts_of(*c).find(peer->name), std::string::npos) << c->name << ":\n" << hosts_of(*c);
+
+  // Detaching under a batch: the others keep the entry until the end,
+  // which the batch's destructor runs when end() was not called.
+  {
+    HostsBatch batch(*store_, root_ / "containers");
+    batch.add("lab0");
+    ErrorList errs;
+    detach_container(*env_, b.id, sb, errs);
+    EXPECT_TRUE(errs.empty()) << errs.str();
+    EXPECT_NE(hosts_of(a).find("c-b"), std::string::npos);
+  }
+  EXPECT_EQ(hosts_of(a).find("c-b"), std::string::npos) << hosts_of(a);
+  EXPECT_EQ(hosts_of(r).find("c-b"), std::string::npos) << hosts_of(r);
+}
+
+TEST_F(AttachTest, AMarkWhoseProcessIsGoneIsNoBatch) {
+  network("lab0", "10.20.0.0/24");
+  const auto a = container("a", {{"lab0", "", "", {}}});
+  const auto b = container("b", {{"lab0", "", "", {}}});
+  attach_container(*env_, a, netns_);
+  // Our pid with another start time: a deploy killed long ago, pid reused.
+  const uint64_t start = nrun::sys::try_process_start_time(::getpid()).value();
+  nrun::sys::write_file_atomic((store_->dir() / "lab0.hosts-batch").string(),
+                               std::to_string(::getpid()) + " " + std::to_string(start + 1) + "\n");
+  EXPECT_FALSE(hosts_batched(*store_, "lab0"));
+  attach_container(*env_, b, netns_);
+  EXPECT_NE(hosts_of(a).find("c-b"), std::string::npos) << hosts_of(a);
+  // network rm takes the mark with it.
+  remove_network(*env_, "lab0", [](const std::string&) { return false; });
+  EXPECT_FALSE(fs::exists(store_->dir() / "lab0.hosts-batch"));
 }
 
 }  // namespace

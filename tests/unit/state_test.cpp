@@ -164,6 +164,84 @@ TEST_F(StateStoreTest, ConcurrentCreatesGetDistinctNames) {
   EXPECT_EQ(names.size(), 40u);
 }
 
+// The name index through the store: a root made without one, names freed
+// by remove, an entry left by a crash, racing creates of one name.
+TEST_F(StateStoreTest, BuildsTheNameIndexForARootMadeWithoutOne) {
+  StateStore store(root_);
+  const auto web = store.create(spec("web"));
+  const auto db = store.create(spec("db"));
+  fs::remove_all((root_ / "containers" / ".names"));  // as an nrun without the index left it
+  StateStore again(root_);
+  EXPECT_EQ(again.resolve("web"), web.id);
+  EXPECT_TRUE(fs::is_directory((root_ / "containers" / ".names")));
+  EXPECT_THROW(again.create(spec("db")), nrun::sys::UsageError);
+  EXPECT_EQ(again.try_find_by_name("db"), db.id);
+  EXPECT_FALSE(again.try_find_by_name(db.id.substr(0, 12))) << "names only, never an id prefix";
+  EXPECT_EQ(again.resolve(db.id.substr(0, 12)), db.id);
+}
+
+TEST_F(StateStoreTest, FreesANameOnRemoveAndTakesOverAStaleOne) {
+  StateStore store(root_);
+  const auto first = store.create(spec("web"));
+  store.remove(first.id);
+  EXPECT_FALSE(fs::exists((root_ / "containers" / ".names") / "web"));
+  EXPECT_FALSE(store.try_find_by_name("web"));
+  EXPECT_THROW(store.resolve("web"), nrun::sys::UsageError);
+  const auto second = store.create(spec("web"));
+  EXPECT_EQ(store.resolve("web"), second.id);
+
+  // A crash between the claim and the record: the entry names an id that
+  // has no record. It resolves to nothing and is taken by the next create.
+  fs::create_symlink(std::string(64, 'a'), (root_ / "containers" / ".names") / "ghost");
+  EXPECT_FALSE(store.try_find_by_name("ghost"));
+  EXPECT_THROW(store.resolve("ghost"), nrun::sys::UsageError);
+  const auto ghost = store.create(spec("ghost"));
+  EXPECT_EQ(store.resolve("ghost"), ghost.id);
+}
+
+TEST_F(StateStoreTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
+  constexpr int kRacers = 8;
+  std::vector<pid_t> kids;
+  for (int i = 0; i < kRacers; ++i) {
+    const pid_t p = ::fork();
+    if (p == 0) {
+      try {
+        StateStore(root_).create(spec("same"));
+        ::_exit(0);
+      } catch (const nrun::sys::UsageError&) {
+        ::_exit(1);  // the name was taken
+      } catch (...) {
+        ::_exit(2);
+      }
+    }
+    kids.push_back(p);
+  }
+  int won = 0, lost = 0;
+  for (pid_t p : kids) {
+    int status = 0;
+    ::waitpid(p, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0) ++won;
+    if (WEXITSTATUS(status) == 1) ++lost;
+  }
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(lost, kRacers - 1);
+  StateStore store(root_);
+  ASSERT_EQ(store.list().size(), 1u);
+  EXPECT_EQ(store.resolve("same"), store.list()[0].id);
+}
+
+TEST_F(StateStoreTest, ResolveFindsARecordTheIndexMisses) {
+  // Made by an nrun without the index after the index was built: found by
+  // reading the records, which only a miss does.
+  StateStore store(root_);
+  const auto rec = store.create(spec("old"));
+  fs::remove(root_ / "containers" / ".names" / "old");
+  EXPECT_FALSE(store.try_find_by_name("old"));
+  EXPECT_EQ(store.resolve("old"), rec.id);
+  EXPECT_THROW(store.resolve("new"), nrun::sys::UsageError);
+}
+
 TEST(AtomicWrite, ReplacesContentAndLeavesNoTemp) {
   char tmpl[] = "/tmp/nrun-atomic-test.XXXXXX";
   const fs::path dir = ::mkdtemp(tmpl);

@@ -38,8 +38,13 @@ bool process_matches(pid_t pid, uint64_t start_time) {
 }
 
 std::string boot_id() {
-  std::string id = read_file("/proc/sys/kernel/random/boot_id");
-  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  // Read once: it cannot change while this process lives, and every
+  // liveness check of a record asks for it.
+  static const std::string id = [] {
+    std::string s = read_file("/proc/sys/kernel/random/boot_id");
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }();
   return id;
 }
 

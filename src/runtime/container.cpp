@@ -371,7 +371,9 @@ std::vector<std::string> collect_garbage(StateStore& store) {
     if (!unrecorded_exit && st.cgroup.is_null() && st.network.is_null()) continue;
     // A live monitor is about to record the exit itself.
     if (st.boot_id == sys::boot_id() && sys::process_matches(st.monitor_pid, st.monitor_start_time)) continue;
-    finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
+    // A --rm container goes, as its monitor would have removed it.
+    if (rec.config.remove) finish_and_remove(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
+    else finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
     collected.push_back(rec.id);
   }
   return collected;
@@ -389,6 +391,16 @@ void collect_after_reboot(StateStore& store) {
   if (!seen.empty()) {
     const auto ids = collect_garbage(store);
     log::info("first command since a reboot: collected " + std::to_string(ids.size()) + " containers of the last boot");
+    // A record torn by the crash (a --rm container's, written without
+    // fsync) cannot run again: nothing of it lives on after a reboot.
+    for (const auto& id : store.corrupt_records()) {
+      try {
+        store.remove(id);
+        log::warn("removed container record " + id.substr(0, 12) + " torn by the last shutdown");
+      } catch (const std::exception& e) {
+        log::warn("remove torn container record " + id.substr(0, 12) + ": " + sys::describe(e) + ", ignoring");
+      }
+    }
   }
   fs::create_directories(store.root());
   sys::write_file_atomic(marker, now, 0644, sys::Durability::none);

@@ -18,6 +18,7 @@
 
 #include "runtime/name_index.hpp"
 #include "runtime/spec.hpp"
+#include "runtime/sys/error.hpp"
 #include "runtime/sys/ids.hpp"
 #include "runtime/sys/lock.hpp"
 
@@ -57,6 +58,13 @@ using sys::now_rfc3339;
 std::string generate_id();                  // 64 random hex digits
 std::string generate_name(uint64_t seed);   // adjective_noun, as Docker
 
+// A record whose files do not parse: torn by a crash of the machine while
+// a record written without fsync (run --rm) was new, or damaged by hand.
+// list() skips it with a warning; corrupt_records() finds it for removal.
+struct CorruptRecord : sys::Error {
+  using sys::Error::Error;
+};
+
 class StateStore {
  public:
   explicit StateStore(std::filesystem::path root);  // nrun's root
@@ -67,6 +75,9 @@ class StateStore {
   // Reserves a new id and the spec's name (generated when empty) under the
   // store lock and writes config.json and state.json. Throws UsageError when
   // the name is taken.
+  // A --rm container's files are not fsync'd: the record lives only as
+  // long as the container, and after a crash of the machine the first
+  // command of the next boot removes it whole or torn (see corrupt_records).
   ContainerRecord create(ContainerSpec spec);
 
   // Full id, name or unique id prefix to the id. Throws UsageError for none
@@ -81,6 +92,8 @@ class StateStore {
   ContainerRecord load(const std::string& id) const;
   std::optional<ContainerRecord> try_load(const std::string& id) const;
   std::vector<ContainerRecord> list() const;
+  // The ids of records whose files do not parse (CorruptRecord).
+  std::vector<std::string> corrupt_records() const;
 
   // Read-modify-write of state.json under the record's exclusive lock.
   // Durability::none for a state that describes live processes only (no

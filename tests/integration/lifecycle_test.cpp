@@ -251,9 +251,11 @@ struct Orphan {
 };
 
 Orphan make_orphan(NrunTest& t, const std::function<RunResult(std::vector<std::string>)>& nrun,
-                   const std::filesystem::path& root) {
+                   const std::filesystem::path& root, bool remove = false) {
   Orphan o;
-  const RunResult r = nrun({"run", "-d", "--net", "none", "busybox", "sleep", "100"});
+  std::vector<std::string> args = {"run", "-d", "--net", "none", "busybox", "sleep", "100"};
+  if (remove) args.insert(args.begin() + 2, "--rm");
+  const RunResult r = nrun(args);
   o.id = trim(r.out);
   const auto state = nlohmann::json::parse(read_file(root / "containers" / o.id / "state.json"));
   const nlohmann::json paths = state["cgroup"].value("paths", nlohmann::json::object());
@@ -291,6 +293,35 @@ TEST_F(LifecycleTest, FirstRunAfterARebootCollectsTheLastBootsContainers) {
   EXPECT_FALSE(any_exists(o.cgroup_dirs));
   EXPECT_EQ(inspect(o.id)["State"]["FinishedAt"].get<std::string>().empty(), false);
   EXPECT_EQ(nrun({"rm", o.id}).exit_code, 0);
+}
+
+TEST_F(LifecycleTest, AfterARebootRmContainersOfTheLastBootAreRemovedAndTornRecordsToo) {
+  // A --rm container whose monitor died with the machine: removed, as its
+  // monitor would have, cgroup and all.
+  const Orphan o = make_orphan(*this, [&](std::vector<std::string> a) { return nrun(std::move(a)); }, root(), true);
+  ASSERT_TRUE(wait_until([&] { return status_of(o.id) == "exited"; }));
+  // A record torn by the crash: --rm records are written without fsync, so
+  // after a crash one may be there with empty files.
+  ASSERT_EQ(nrun({"run", "--net", "none", "--name", "torn", "busybox", "true"}).exit_code, 0);
+  const std::string torn = inspect("torn")["Id"].get<std::string>();
+  ASSERT_NE(torn, o.id);
+  write_file(root() / "containers" / torn / "state.json", "");
+  // Until the reboot it is skipped with a warning, not fatal to ps.
+  const auto ps = nrun({"ps", "-a"});
+  EXPECT_EQ(ps.exit_code, 0) << ps;
+  EXPECT_EQ(ps.out.find("torn"), std::string::npos) << ps;
+  EXPECT_NE(ps.err.find("container record '" + torn + "'"), std::string::npos) << ps;
+  EXPECT_NE(ps.err.find(", ignoring"), std::string::npos) << ps;
+
+  // The first run after the reboot collects both, and the torn record's
+  // name is free again.
+  write_file(root() / "boot_id", "00000000-0000-0000-0000-000000000000");
+  const auto first = nrun({"run", "--rm", "--net", "none", "--name", "torn", "busybox", "true"});
+  EXPECT_EQ(first.exit_code, 0) << first;
+  EXPECT_FALSE(std::filesystem::exists(root() / "containers" / o.id)) << "the --rm container's record stays";
+  EXPECT_FALSE(any_exists(o.cgroup_dirs));
+  EXPECT_FALSE(std::filesystem::exists(root() / "containers" / torn)) << "the torn record stays";
+  EXPECT_TRUE(record_ids().empty());
 }
 
 }  // namespace

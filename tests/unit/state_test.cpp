@@ -260,3 +260,36 @@ TEST(Proc, SingleThreadedAndStartTime) {
   EXPECT_FALSE(nrun::sys::try_process_start_time(0).has_value());
   EXPECT_EQ(nrun::sys::boot_id().size(), 36u);
 }
+
+namespace {
+// A record torn by a crash (--rm records are not fsync'd): skipped by list,
+// found by corrupt_records, an error naming it for load, removable.
+TEST(StateStoreTorn, TornRecordIsSkippedFoundAndRemovable) {
+  const fs::path root = fs::temp_directory_path() / ("nrun-torn-test." + std::to_string(::getpid()));
+  fs::remove_all(root);
+  {
+    nrun::runtime::StateStore store(root);
+    nrun::runtime::ContainerSpec keep, torn;
+    keep.name = "keep";
+    torn.name = "torn";
+    torn.remove = true;
+    const auto k = store.create(keep);
+    const auto t = store.create(torn);
+    EXPECT_EQ(store.load(t.id).config.name, "torn") << "a --rm record reads back like any other";
+    nrun::sys::write_file_atomic((store.dir(t.id) / "config.json").string(), "");
+    const auto all = store.list();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].id, k.id);
+    EXPECT_EQ(store.corrupt_records(), std::vector<std::string>{t.id});
+    EXPECT_THROW(store.load(t.id), nrun::runtime::CorruptRecord);
+    store.remove(t.id);
+    EXPECT_TRUE(store.corrupt_records().empty());
+    EXPECT_FALSE(fs::exists(store.dir(t.id)));
+    // The torn record's name entry is stale now and goes to the next claim.
+    nrun::runtime::ContainerSpec again;
+    again.name = "torn";
+    EXPECT_NO_THROW(store.create(again));
+  }
+  fs::remove_all(root);
+}
+}  // namespace

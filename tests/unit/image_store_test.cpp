@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
 #include "runtime/archive.hpp"
 #include "runtime/default_image.hpp"
 #include "runtime/image_store.hpp"
@@ -94,14 +95,7 @@ std::vector<std::string> tree(const fs::path& dir) {
 
 class ImageStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nrun-image-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-    root_ = tmp_ / "root";
-    fs::create_directory(root_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
+  void SetUp() override { fs::create_directory(root_); }
 
   // Only the store's own bookkeeping: no image, no layer, no temp dir.
   void expect_store_empty() {
@@ -115,7 +109,8 @@ class ImageStoreTest : public ::testing::Test {
     }
   }
 
-  fs::path tmp_, root_;
+  nrun::test::TempDir dir_{"nrun-image-test"};
+  const fs::path tmp_ = dir_.path(), root_ = tmp_ / "root";
 };
 
 TEST(ImageStoreName, Validation) {

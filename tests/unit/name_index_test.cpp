@@ -1,5 +1,6 @@
 // The container name index on its own: claims, stale entries, release,
 // build. state_test.cpp drives it through the state store.
+#include "temp_dir.hpp"
 #include "runtime/name_index.hpp"
 
 #include <gtest/gtest.h>
@@ -17,14 +18,10 @@ namespace fs = std::filesystem;
 namespace {
 class NameIndexTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nrun-names-test.XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(root_); }
   fs::path names_dir() const { return root_ / "containers" / ".names"; }
 
-  fs::path root_;
+  nrun::test::TempDir tmp_{"nrun-names-test"};
+  const fs::path root_ = tmp_.path();
   std::set<std::string> live_;  // the ids whose record "exists"
   NameIndex::RecordExists exists = [this](const std::string& id) { return live_.count(id) > 0; };
 };

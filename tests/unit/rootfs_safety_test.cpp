@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/sys/error.hpp"
 
@@ -20,27 +21,20 @@ namespace {
 class InRoot : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/nrun-inroot.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    root_ = base_ / "rootfs";
-    outside_ = base_ / "outside";
     fs::create_directories(root_);
     fs::create_directories(outside_);
     fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     ASSERT_GE(fd_, 0);
   }
-  void TearDown() override {
-    ::close(fd_);
-    fs::remove_all(base_);
-  }
+  void TearDown() override { ::close(fd_); }
   // The path an O_PATH fd names.
   static fs::path where(const nrun::sys::Fd& fd) { return fs::read_symlink("/proc/self/fd/" + std::to_string(fd.get())); }
   // A symlink in the image pointing at the host's `outside_` by an
   // absolute path that climbs: followed as a string it would leave.
   std::string escape() const { return "/../../../../../../.." + outside_.string(); }
 
-  fs::path base_, root_, outside_;
+  nrun::test::TempDir tmp_{"nrun-inroot"};
+  const fs::path base_ = tmp_.path(), root_ = base_ / "rootfs", outside_ = base_ / "outside";
   int fd_ = -1;
 };
 }  // namespace

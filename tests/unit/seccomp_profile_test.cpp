@@ -2,6 +2,7 @@
 // profile's verdicts (evaluated in pure code), and the compiled filter
 // loaded for real in a forked child (seccomp needs no root with
 // no_new_privs).
+#include "temp_dir.hpp"
 #include "runtime/seccomp_profile.hpp"
 
 #include <gtest/gtest.h>
@@ -268,9 +269,8 @@ TEST(Seccomp, DockerStyleProfileSkipsUnknownCallsAndDefaultsToItsErrno) {
 }
 
 TEST(Seccomp, CacheReturnsTheSameProgram) {
-  char tmpl[] = "/tmp/nrun-seccomp-cache.XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::filesystem::path dir = tmpl;
+  const nrun::test::TempDir tmp("nrun-seccomp-cache");
+  const std::filesystem::path& dir = tmp.path();
   const auto profile = default_seccomp_profile();
   const auto t = seccomp_target(default_capabilities());
   const auto first = compile_seccomp_cached(profile, t, dir / "cache");
@@ -285,5 +285,4 @@ TEST(Seccomp, CacheReturnsTheSameProgram) {
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir / "cache")) ++files;
   EXPECT_EQ(files, 2u);
-  std::filesystem::remove_all(dir);
 }

@@ -1,5 +1,6 @@
 // The markers by which a container in another's network namespace
 // (--net container:A) tells A's teardown that the namespace outlives A's init.
+#include "temp_dir.hpp"
 #include "runtime/shared_namespaces.hpp"
 
 #include <gtest/gtest.h>
@@ -13,11 +14,6 @@ namespace fs = std::filesystem;
 namespace {
 class NetSharerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nrun-sharer-test.XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(root_); }
   ContainerSpec spec(const std::string& name, const std::string& net) {
     ContainerSpec s;
     s.name = name;
@@ -26,7 +22,8 @@ class NetSharerTest : public ::testing::Test {
     s.net = net;
     return s;
   }
-  fs::path root_;
+  nrun::test::TempDir tmp_{"nrun-sharer-test"};
+  const fs::path root_ = tmp_.path();
 };
 }  // namespace
 

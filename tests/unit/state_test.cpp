@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "temp_dir.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
 #include "runtime/sys/lock.hpp"
@@ -18,11 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nrun-state-test.XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(root_); }
   ContainerSpec spec(const std::string& name = "") {
     ContainerSpec s;
     s.name = name;
@@ -30,7 +26,8 @@ class StateStoreTest : public ::testing::Test {
     s.command = {"true"};
     return s;
   }
-  fs::path root_;
+  nrun::test::TempDir tmp_{"nrun-state-test"};
+  const fs::path root_ = tmp_.path();
 };
 }  // namespace
 
@@ -243,14 +240,13 @@ TEST_F(StateStoreTest, ResolveFindsARecordTheIndexMisses) {
 }
 
 TEST(AtomicWrite, ReplacesContentAndLeavesNoTemp) {
-  char tmpl[] = "/tmp/nrun-atomic-test.XXXXXX";
-  const fs::path dir = ::mkdtemp(tmpl);
+  const nrun::test::TempDir tmp("nrun-atomic-test");
+  const fs::path& dir = tmp.path();
   const auto file = (dir / "f.json").string();
   nrun::sys::write_file_atomic(file, "one");
   nrun::sys::write_file_atomic(file, "two");
   EXPECT_EQ(nrun::sys::read_file(file), "two");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
-  fs::remove_all(dir);
 }
 
 TEST(Proc, SingleThreadedAndStartTime) {
@@ -265,8 +261,8 @@ namespace {
 // A record torn by a crash (--rm records are not fsync'd): skipped by list,
 // found by corrupt_records, an error naming it for load, removable.
 TEST(StateStoreTorn, TornRecordIsSkippedFoundAndRemovable) {
-  const fs::path root = fs::temp_directory_path() / ("nrun-torn-test." + std::to_string(::getpid()));
-  fs::remove_all(root);
+  const nrun::test::TempDir tmp("nrun-torn-test");
+  const fs::path& root = tmp.path();
   {
     nrun::runtime::StateStore store(root);
     nrun::runtime::ContainerSpec keep, torn;
@@ -290,6 +286,5 @@ TEST(StateStoreTorn, TornRecordIsSkippedFoundAndRemovable) {
     again.name = "torn";
     EXPECT_NO_THROW(store.create(again));
   }
-  fs::remove_all(root);
 }
 }  // namespace

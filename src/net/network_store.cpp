@@ -2,12 +2,14 @@
 
 #include "runtime/sys/lock.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <memory>
 
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
@@ -182,14 +184,18 @@ std::optional<NetworkConfig> NetworkStore::try_get_config(const std::string& nam
 }
 
 std::vector<Ipv4> NetworkStore::lease_addresses(const std::string& name) const {
-  std::vector<Ipv4> out;
-  std::error_code ec;
-  // Names only: directory_iterator reads the directory, no file. A name
+  // Names only: readdir, no file read, no path object per entry. A name
   // that is not an address (a temporary file of save()) is no lease.
-  for (fs::directory_iterator it(leases_dir(name), ec), end; !ec && it != end; it.increment(ec))
-    if (auto ip = try_parse_ipv4(it->path().filename().string())) out.push_back(*ip);
-  if (ec && ec != std::errc::no_such_file_or_directory)
-    throw sys::SysError(ec.value(), "list the leases in '" + leases_dir(name).string() + "'");
+  const fs::path dir = leases_dir(name);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    const int e = errno;
+    if (e == ENOENT) return {};
+    throw sys::SysError(e, "list the leases in '" + dir.string() + "'");
+  }
+  std::vector<Ipv4> out;
+  while (const dirent* de = ::readdir(d.get()))
+    if (auto ip = try_parse_ipv4(de->d_name)) out.push_back(*ip);
   return out;
 }
 

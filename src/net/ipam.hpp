@@ -1,5 +1,7 @@
-// Address allocation within one network's subnet. Pure: the caller loads
-// the pool from the network's file under the network lock and saves it.
+// Address allocation within one network's subnet. Pure: under the network
+// lock the caller loads the taken addresses (NetworkStore::try_get_addresses:
+// the lease files' names) and records the lease it picked as a file
+// (NetworkStore::add_lease).
 //
 // Policy: the lowest free address. The network address, the broadcast
 // address and the gateway are never handed out. Every lease names its owner

@@ -133,8 +133,10 @@ NetworkConfig create_default_locked(NetEnv& env) {
   return n;
 }
 
-NetworkConfig load_for_attach(NetEnv& env, const std::string& name) {
-  if (auto n = env.store.try_get(name)) return *n;
+// The configuration and the taken addresses, not the leases (see
+// NetworkStore::try_get_addresses).
+NetworkConfig load_for_attach(NetEnv& env, const std::string& name, std::optional<Ipv4> want) {
+  if (auto n = env.store.try_get_addresses(name, want)) return *n;
   if (name == kDefaultNetwork) return create_default_locked(env);
   throw UsageError("no such network: '" + name + "'");
 }
@@ -255,7 +257,8 @@ void write_files(NetEnv& env, const ContainerNetInfo& c, const NetState& st,
 Endpoint& attach_one(NetEnv& env, const ContainerNetInfo& c, NetState& st, const NetworkAttachment& a, size_t index,
                      const sys::Fd& netns, Rtnl& inside, bool routed, std::vector<NetworkConfig>* joined = nullptr) {
   StepTimer t("attach " + short_id(c.id) + " to '" + a.network + "'");
-  NetworkConfig n = load_for_attach(env, a.network);
+  const std::optional<Ipv4> want = a.ip.empty() ? std::nullopt : std::optional<Ipv4>(parse_ipv4(a.ip, "--ip"));
+  NetworkConfig n = load_for_attach(env, a.network, want);
   t.step("load network");
   env.host.ensure_bridge(n.bridge, n.mtu, mac_for(n.gateway));
   env.host.ensure_address(n.bridge, Cidr{n.gateway, n.subnet.prefix});
@@ -264,12 +267,18 @@ Endpoint& attach_one(NetEnv& env, const ContainerNetInfo& c, NetState& st, const
   t.step("ensure firewall");
   if (!n.internal) ensure_ip_forward(env, n.name);
   const std::string ifname = "eth" + std::to_string(index);
-  const std::optional<Ipv4> want = a.ip.empty() ? std::nullopt : std::optional<Ipv4>(parse_ipv4(a.ip, "--ip"));
-  const Ipv4 ip = n.ipam.allocate(Lease{c.id, c.name, c.hostname, a.aliases, ifname, ""}, want, n.name);
+  Lease lease{c.id, c.name, c.hostname, a.aliases, ifname, ""};
+  const Ipv4 ip = n.ipam.allocate(lease, want, n.name);
   const Mac mac = a.mac.empty() ? mac_for(ip) : parse_mac(a.mac);
-  n.ipam.leases()[ip].mac = mac.str();
-  env.store.save(n);
-  if (joined) joined->push_back(n);
+  lease.mac = mac.str();
+  env.store.add_lease(n, ip, lease);
+  if (joined) {
+    // The others' leases were not read: the container's own file needs
+    // only its own (its peers are told otherwise, see write_files).
+    NetworkConfig own = n;
+    own.ipam.leases() = {{ip, lease}};
+    joined->push_back(std::move(own));
+  }
   t.step("allocate address");
   st.endpoints.push_back(Endpoint{n.name, n.id, n.bridge, veth_name(c.id, index), ifname, ip, n.subnet.prefix,
                                   n.gateway, mac.str(), a.aliases, false, n.internal});
@@ -329,25 +338,28 @@ std::vector<Forward> publish(NetEnv& env, const ContainerNetInfo& c, const NetSt
   return out;
 }
 
-// Releases `id`'s leases on the networks `only` (every network when empty:
-// the state was lost) and refreshes the peers on user networks.
-void release_leases(NetEnv& env, const std::string& id, const std::vector<std::string>& only, ErrorList& errs) {
-  std::vector<NetworkConfig> nets;
-  if (only.empty()) {
-    nets = env.store.list();
+// Releases `id`'s leases on the networks of `eps`, at the addresses they
+// record (every network, every lease read, when `eps` is null: the state
+// was lost) and refreshes the peers on user networks.
+void release_leases(NetEnv& env, const std::string& id, const std::vector<Endpoint>* eps, ErrorList& errs) {
+  std::vector<std::pair<std::string, std::vector<Ipv4>>> where;
+  if (!eps) {
+    for (const auto& n : env.store.list()) where.push_back({n.name, {}});
   } else {
-    for (const auto& name : only)
-      if (auto n = env.store.try_get(name)) nets.push_back(std::move(*n));
+    for (const auto& e : *eps) {
+      auto it = std::find_if(where.begin(), where.end(), [&](const auto& w) { return w.first == e.network; });
+      if (it == where.end()) it = where.insert(where.end(), {e.network, {}});
+      it->second.push_back(e.ip);
+    }
   }
   std::vector<std::string> touched;
   bool peers = false;
-  for (auto& n : nets) {
-    if (n.ipam.release(id).empty()) continue;
-    env.store.save(n);
-    touched.push_back(n.name);
+  for (const auto& [network, ips] : where) {
+    if (env.store.release(network, id, ips).empty()) continue;
+    touched.push_back(network);
     // A batched network's peers are told at the batch's end: no need to
     // read every network for them.
-    peers |= !n.is_default() && !hosts_batched(env.store, n.name);
+    peers |= network != kDefaultNetwork && !hosts_batched(env.store, network);
   }
   if (peers) refresh_peers(env, env.store.list(), touched, id, errs);
 }
@@ -377,11 +389,8 @@ void detach_locked(NetEnv& env, const std::string& id, const std::optional<NetSt
     // Every network the state names; all of them when it was lost. A state
     // with endpoints on every network is exact: leases are made only by
     // attach, which records each endpoint before anything else can fail.
-    std::vector<std::string> nets;
-    if (st)
-      for (const auto& e : st->endpoints) nets.push_back(e.network);
-    if (st && nets.empty()) return;
-    release_leases(env, id, nets, errs);
+    if (st && st->endpoints.empty()) return;
+    release_leases(env, id, st ? &st->endpoints : nullptr, errs);
   });
   t.step("release addresses");
 }
@@ -435,7 +444,10 @@ Endpoint connect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st,
     ErrorList errs;
     for (const auto& e : added.endpoints) {
       errs.capture("delete veth", [&] { env.host.delete_link_if_exists(e.host_if); });
-      errs.capture("release address", [&] { release_leases(env, c.id, {e.network}, errs); });
+      errs.capture("release address", [&] {
+        const std::vector<Endpoint> one{e};
+        release_leases(env, c.id, &one, errs);
+      });
     }
   });
   const Endpoint ep = attach_one(env, c, added, a, index, netns, *inside, has_default_route(st));
@@ -450,12 +462,12 @@ void disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st, 
   const auto it = std::find_if(st.endpoints.begin(), st.endpoints.end(), [&](const Endpoint& e) { return e.network == network; });
   if (it == st.endpoints.end())
     throw UsageError("container '" + c.name + "' is not connected to network '" + network + "'");
-  const Endpoint ep = *it;
+  const std::vector<Endpoint> eps{*it};
   // Deleting the host end deletes the pair; the container loses ethN.
-  env.host.delete_link_if_exists(ep.host_if);
+  env.host.delete_link_if_exists(eps[0].host_if);
   st.endpoints.erase(it);
   ErrorList errs;
-  release_leases(env, c.id, {network}, errs);
+  release_leases(env, c.id, &eps, errs);
   errs.capture("update /etc/hosts", [&] { write_hosts(env.containers_dir, env.store.list(), c.id, false); });
   for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
 }
@@ -469,9 +481,11 @@ void check_container_options(NetEnv& env, const ContainerNetInfo& c) {
       routable = true;
       continue;
     }
-    const NetworkConfig n = env.store.get(a.network);
-    if (!n.internal) routable = true;
-    if (!a.ip.empty()) n.ipam.check_static(parse_ipv4(a.ip, "--ip"), n.name);
+    const std::optional<Ipv4> want = a.ip.empty() ? std::nullopt : std::optional<Ipv4>(parse_ipv4(a.ip, "--ip"));
+    const auto n = env.store.try_get_addresses(a.network, want);
+    if (!n) throw UsageError("no such network: '" + a.network + "'");
+    if (!n->internal) routable = true;
+    if (want) n->ipam.check_static(*want, n->name);
   }
   if (c.ports.empty()) return;
   if (!routable) throw UsageError("cannot publish ports: the container is only on --internal networks");

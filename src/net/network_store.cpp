@@ -2,11 +2,14 @@
 
 #include "runtime/sys/lock.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
+#include <memory>
 
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
@@ -19,16 +22,21 @@ using sys::UsageError;
 namespace {
 constexpr size_t kMaxNameLen = 15;  // IFNAMSIZ - 1: the name is the bridge's
 constexpr const char* kDefaultBridgePrefix = "nrun";
+
+void remove_lease_file(const fs::path& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return;
+  const int e = errno;
+  throw sys::SysError(e, "remove lease '" + path.string() + "'");
+}
 }  // namespace
 
+// The configuration only: the leases are files of their own.
 void to_json(json& j, const NetworkConfig& n) {
-  json leases = json::object();
-  for (const auto& [ip, lease] : n.ipam.leases()) leases[ip.str()] = lease;
   j = {{"name", n.name},         {"id", n.id},
        {"driver", "bridge"},     {"bridge", n.bridge},
        {"subnet", n.subnet.str()}, {"gateway", n.gateway.str()},
        {"internal", n.internal}, {"mtu", n.mtu},
-       {"created", n.created},   {"allocations", leases}};
+       {"created", n.created}};
 }
 
 void from_json(const json& j, NetworkConfig& n) {
@@ -41,7 +49,9 @@ void from_json(const json& j, NetworkConfig& n) {
   n.mtu = j.value("mtu", kDefaultMtu);
   n.created = j.value("created", "");
   n.ipam = Ipam(n.subnet, n.gateway);
-  if (j.contains("allocations"))
+  // An old nrun's file, with the leases inside.
+  n.leases_in_file = j.contains("allocations") && !j.at("allocations").empty();
+  if (n.leases_in_file)
     for (const auto& [ip, lease] : j.at("allocations").items())
       n.ipam.leases()[parse_ipv4(ip)] = lease.get<Lease>();
 }
@@ -158,7 +168,9 @@ sys::FileLock NetworkStore::lock() const {
 
 fs::path NetworkStore::path_of(const std::string& name) const { return dir_ / (name + ".json"); }
 
-std::optional<NetworkConfig> NetworkStore::try_get(const std::string& name) const {
+fs::path NetworkStore::leases_dir(const std::string& name) const { return dir_ / (name + ".leases"); }
+
+std::optional<NetworkConfig> NetworkStore::try_get_config(const std::string& name) const {
   if (name != kDefaultNetwork && !is_valid_network_name(name)) return std::nullopt;
   const auto text = sys::try_read_file(path_of(name).string());
   if (!text) return std::nullopt;
@@ -169,6 +181,99 @@ std::optional<NetworkConfig> NetworkStore::try_get(const std::string& name) cons
   } catch (const UsageError& e) {
     throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
   }
+}
+
+std::vector<Ipv4> NetworkStore::lease_addresses(const std::string& name) const {
+  // Names only: readdir, no file read, no path object per entry. A name
+  // that is not an address (a temporary file of save()) is no lease.
+  const fs::path dir = leases_dir(name);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    const int e = errno;
+    if (e == ENOENT) return {};
+    throw sys::SysError(e, "list the leases in '" + dir.string() + "'");
+  }
+  std::vector<Ipv4> out;
+  while (const dirent* de = ::readdir(d.get()))
+    if (auto ip = try_parse_ipv4(de->d_name)) out.push_back(*ip);
+  return out;
+}
+
+std::optional<Lease> NetworkStore::try_read_lease(const std::string& name, Ipv4 ip) const {
+  const auto text = sys::try_read_file((leases_dir(name) / ip.str()).string());
+  if (!text) return std::nullopt;
+  try {
+    return json::parse(*text).get<Lease>();
+  } catch (const json::exception&) {
+    // Torn by a crash (lease files are not fsync'd): the address stays
+    // taken, by no container, until the network's stale leases are dropped
+    // (network rm drops leases whose container is gone).
+    return Lease{};
+  }
+}
+
+void NetworkStore::write_lease(const std::string& name, Ipv4 ip, const Lease& lease, bool exclusive) {
+  const fs::path dir = leases_dir(name);
+  fs::create_directories(dir);
+  const std::string path = (dir / ip.str()).string();
+  // Not fsync'd: a lease describes a running container, and after a crash
+  // every container is gone, so losing the last change costs nothing, while
+  // an fsync per container would cost more than all of its netlink work
+  // (measured: ~5 ms each on this host's ext4). O_EXCL: an address is
+  // leased once, whatever the caller believed.
+  const int flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL : O_TRUNC);
+  sys::Fd fd = sys::open_path(path, flags, 0644);
+  sys::write_all(fd.get(), json(lease).dump() + "\n");
+}
+
+void NetworkStore::migrate_if_needed(const NetworkConfig& n) {
+  if (!n.leases_in_file) return;
+  // The old file's leases, plus any lease file a migration cut short made.
+  save(get(n.name));
+}
+
+std::optional<NetworkConfig> NetworkStore::try_get_addresses(const std::string& name, std::optional<Ipv4> want) const {
+  auto n = try_get_config(name);
+  if (!n) return n;
+  for (const Ipv4 ip : lease_addresses(name)) n->ipam.leases().try_emplace(ip);
+  if (want && n->ipam.leases().count(*want))
+    if (auto l = try_read_lease(name, *want)) n->ipam.leases()[*want] = std::move(*l);
+  return n;
+}
+
+void NetworkStore::add_lease(const NetworkConfig& n, Ipv4 ip, const Lease& lease) {
+  migrate_if_needed(n);
+  try {
+    write_lease(n.name, ip, lease, true);
+  } catch (const sys::SysError& e) {
+    if (e.code().value() != EEXIST) throw;
+    throw sys::Error("address " + ip.str() + " in network '" + n.name + "' is already leased");
+  }
+}
+
+std::vector<Ipv4> NetworkStore::release(const std::string& network, const std::string& container,
+                                        const std::vector<Ipv4>& ips) {
+  const auto n = try_get_config(network);
+  if (!n) return {};
+  migrate_if_needed(*n);
+  std::vector<Ipv4> out;
+  for (const Ipv4 ip : ips.empty() ? lease_addresses(network) : ips) {
+    const auto l = try_read_lease(network, ip);
+    if (!l || l->container != container) continue;  // gone, or another's
+    remove_lease_file(leases_dir(network) / ip.str());
+    out.push_back(ip);
+  }
+  return out;
+}
+
+std::optional<NetworkConfig> NetworkStore::try_get(const std::string& name) const {
+  auto n = try_get_config(name);
+  if (!n) return n;
+  // Lease files win over an old file's leases: they are newer (a
+  // migration cut short wrote them before rewriting the network's file).
+  for (const Ipv4 ip : lease_addresses(name))
+    if (auto l = try_read_lease(name, ip)) n->ipam.leases()[ip] = std::move(*l);
+  return n;
 }
 
 NetworkConfig NetworkStore::get(const std::string& name) const {
@@ -190,15 +295,24 @@ std::vector<NetworkConfig> NetworkStore::list() const {
 
 void NetworkStore::save(const NetworkConfig& n) {
   fs::create_directories(dir_);
-  // Atomic (temp file, rename) but not fsync'd: a lease describes a running
-  // container, and after a crash every container is gone, so losing the last
-  // change costs nothing, while two fsyncs per container would cost more
-  // than all of its netlink work (measured: ~5 ms each on this host's ext4).
+  // The lease files first, then the file without leases: a migration cut
+  // short leaves both, and try_get() reads them together.
+  const auto on_disk = lease_addresses(n.name);
+  for (const auto& [ip, lease] : n.ipam.leases()) write_lease(n.name, ip, lease, false);
+  for (const Ipv4 ip : on_disk)
+    if (!n.ipam.leases().count(ip)) remove_lease_file(leases_dir(n.name) / ip.str());
+  // Atomic (temp file, rename) but not fsync'd, as the leases (see
+  // write_lease()).
   sys::write_file_atomic(path_of(n.name).string(), json(n).dump(2) + "\n", 0644, sys::Durability::none);
 }
 
 void NetworkStore::remove(const std::string& name) {
+  // The leases first: a network file left behind still lists as the
+  // network, while leases left behind would go to a new network of the name.
   std::error_code ec;
+  fs::remove_all(leases_dir(name), ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw sys::SysError(ec.value(), "remove the leases in '" + leases_dir(name).string() + "'");
   fs::remove(path_of(name), ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     throw sys::SysError(ec.value(), "remove network file '" + path_of(name).string() + "'");

@@ -541,6 +541,22 @@ void NrunTest::check_nothing_left() {
   for (const auto& e : fs::directory_iterator(root_ / "containers" / ".names", ec))
     ADD_FAILURE() << "teardown: container name entry left: " << e.path();
 
+  // No IPAM lease: every container is gone, so is every address it held. A
+  // lease is a file ROOT/networks/<net>.leases/<ip>; an old-style network
+  // file kept them inside ("allocations").
+  for (const auto& e : fs::directory_iterator(root_ / "networks", ec)) {
+    const std::string f = e.path().filename().string();
+    if (f.size() > 7 && f.compare(f.size() - 7, 7, ".leases") == 0) {
+      std::error_code ec2;
+      for (const auto& l : fs::directory_iterator(e.path(), ec2))
+        ADD_FAILURE() << "teardown: lease left: " << l.path() << ": " << read_file(l.path());
+    } else if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0) {
+      const auto j = nlohmann::json::parse(read_file(e.path()), nullptr, false);
+      if (j.is_object() && j.contains("allocations") && !j["allocations"].empty())
+        ADD_FAILURE() << "teardown: leases left in " << e.path() << ": " << j["allocations"].dump();
+    }
+  }
+
   // No overlay (or any other) mount of the root in the test's namespace:
   // container mounts belong in the container's own mount namespace.
   for (const auto& [mp, line] : own_mounts_mentioning(r))

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "net/ipam.hpp"
 #include "net/network_store.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/sys/fd.hpp"
 
 using namespace nrun::net;
 using nrun::sys::UsageError;
@@ -183,6 +185,171 @@ TEST(NetworkStore, ConcurrentAllocationsAreDistinct) {
   std::set<std::string> owners;
   for (const auto& [ip, l] : n.ipam.leases()) owners.insert(l.container);
   EXPECT_EQ(owners.size(), 12u);
+}
+
+// The per-address lease files: what attach and detach do.
+namespace {
+NetworkConfig lab0(NetworkStore& store, const std::string& subnet = "10.20.0.0/24") {
+  auto n = plan_network({"lab0", parse_cidr(subnet)}, {}, {}, {}, std::string(64, 'c'), "now");
+  store.save(n);
+  return n;
+}
+
+// attach_one's steps: the cheap read, the pure pick, the exclusive create.
+Ipv4 attach(NetworkStore& store, const std::string& id, std::optional<Ipv4> want = {}) {
+  auto l = store.lock();
+  auto n = *store.try_get_addresses("lab0", want);
+  const Lease le = lease(id, "name-" + id);
+  const Ipv4 ip = n.ipam.allocate(le, want, n.name);
+  store.add_lease(n, ip, le);
+  return ip;
+}
+
+std::set<std::string> lease_files(const NetworkStore& store, const std::string& net) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(store.leases_dir(net), ec)) out.insert(e.path().filename().string());
+  return out;
+}
+}  // namespace
+
+TEST(NetworkLeases, LowestFreeOneFileEach) {
+  TmpDir tmp;
+  NetworkStore store(tmp.path());
+  lab0(store);
+  EXPECT_EQ(attach(store, "a").str(), "10.20.0.2");
+  EXPECT_EQ(attach(store, "b").str(), "10.20.0.3");
+  EXPECT_EQ(attach(store, "c").str(), "10.20.0.4");
+  EXPECT_EQ(lease_files(store, "lab0"), (std::set<std::string>{"10.20.0.2", "10.20.0.3", "10.20.0.4"}));
+  // The network's file keeps only its configuration.
+  const auto file = nlohmann::json::parse(nrun::sys::read_file((tmp.path() / "networks/lab0.json").string()));
+  EXPECT_FALSE(file.contains("allocations")) << file.dump();
+  // The cheap read knows the addresses but not the leases.
+  const auto cheap = *store.try_get_addresses("lab0");
+  EXPECT_EQ(cheap.ipam.leases().size(), 3u);
+  EXPECT_TRUE(cheap.ipam.leases().begin()->second.container.empty());
+  // The full read has them all.
+  const auto full = store.get("lab0");
+  ASSERT_EQ(full.ipam.leases().size(), 3u);
+  EXPECT_EQ(full.ipam.leases().at(parse_ipv4("10.20.0.3")), lease("b", "name-b"));
+  // A released address is the lowest free one again.
+  {
+    auto l = store.lock();
+    EXPECT_EQ(store.release("lab0", "b", {parse_ipv4("10.20.0.3")}), std::vector<Ipv4>{parse_ipv4("10.20.0.3")});
+  }
+  EXPECT_EQ(attach(store, "d").str(), "10.20.0.3");
+  // An address is never leased twice, whatever the caller believed.
+  auto l = store.lock();
+  EXPECT_THROW(store.add_lease(cheap, parse_ipv4("10.20.0.2"), lease("e")), nrun::sys::Error);
+  EXPECT_EQ(store.get("lab0").ipam.leases().at(parse_ipv4("10.20.0.2")).container, "a");
+}
+
+TEST(NetworkLeases, StaticAddressChecks) {
+  TmpDir tmp;
+  NetworkStore store(tmp.path());
+  lab0(store);
+  EXPECT_EQ(attach(store, "a", parse_ipv4("10.20.0.50")).str(), "10.20.0.50");
+  EXPECT_THROW(attach(store, "b", parse_ipv4("10.20.1.5")), UsageError);    // outside
+  EXPECT_THROW(attach(store, "b", parse_ipv4("10.20.0.0")), UsageError);    // network
+  EXPECT_THROW(attach(store, "b", parse_ipv4("10.20.0.255")), UsageError);  // broadcast
+  EXPECT_THROW(attach(store, "b", parse_ipv4("10.20.0.1")), UsageError);    // gateway
+  try {
+    attach(store, "b", parse_ipv4("10.20.0.50"));
+    FAIL() << "leased a taken address";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'name-a'"), std::string::npos) << e.what();  // who has it
+  }
+  EXPECT_EQ(attach(store, "c").str(), "10.20.0.2");
+}
+
+TEST(NetworkLeases, ExhaustionNamesTheNetwork) {
+  TmpDir tmp;
+  NetworkStore store(tmp.path());
+  lab0(store, "10.20.0.0/30");  // .1 the gateway, .2 the only address
+  EXPECT_EQ(attach(store, "a").str(), "10.20.0.2");
+  try {
+    attach(store, "b");
+    FAIL() << "allocated from a full subnet";
+  } catch (const nrun::sys::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'lab0'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(lease_files(store, "lab0").size(), 1u);
+}
+
+TEST(NetworkLeases, ReleaseByRecordedAddressesAndByOwner) {
+  TmpDir tmp;
+  NetworkStore store(tmp.path());
+  lab0(store);
+  const Ipv4 a1 = attach(store, "a"), b1 = attach(store, "b"), a2 = attach(store, "a"), c1 = attach(store, "c");
+  auto l = store.lock();
+  // Recorded addresses: only the files naming the container go.
+  EXPECT_TRUE(store.release("lab0", "a", {b1}).empty());  // b's: kept
+  EXPECT_EQ(store.release("lab0", "a", {a1, parse_ipv4("10.20.0.99")}), std::vector<Ipv4>{a1});
+  EXPECT_EQ(lease_files(store, "lab0"), (std::set<std::string>{b1.str(), a2.str(), c1.str()}));
+  // The state lost: a scan of the leases finds a's other address.
+  EXPECT_EQ(store.release("lab0", "a"), std::vector<Ipv4>{a2});
+  EXPECT_TRUE(store.release("lab0", "a").empty());
+  EXPECT_EQ(lease_files(store, "lab0"), (std::set<std::string>{b1.str(), c1.str()}));
+  EXPECT_TRUE(store.release("nonet", "b").empty());  // an unknown network
+  // A torn lease file (a crash) keeps its address taken and is nobody's.
+  std::ofstream(store.leases_dir("lab0") / "10.20.0.7") << "{\"contai";
+  EXPECT_TRUE(store.release("lab0", "b", {parse_ipv4("10.20.0.7")}).empty());
+  EXPECT_TRUE(store.get("lab0").ipam.leases().at(parse_ipv4("10.20.0.7")).container.empty());
+  EXPECT_TRUE(store.try_get_addresses("lab0")->ipam.leases().count(parse_ipv4("10.20.0.7")));
+}
+
+TEST(NetworkLeases, OldFormatMigrates) {
+  TmpDir tmp;
+  fs::create_directories(tmp.path() / "networks");
+  // A network file of the nrun before lease files, with two leases inside.
+  const nlohmann::json old = {
+      {"name", "lab0"},       {"id", std::string(64, 'd')}, {"driver", "bridge"}, {"bridge", "lab0"},
+      {"subnet", "10.20.0.0/24"}, {"gateway", "10.20.0.1"},  {"internal", false},  {"mtu", 1500},
+      {"created", "now"},
+      {"allocations",
+       {{"10.20.0.2", {{"container", "old1"}, {"name", "one"}, {"hostname", "h"}, {"aliases", {"x"}}, {"ifname", "eth0"}, {"mac", "m1"}}},
+        {"10.20.0.3", {{"container", "old2"}, {"name", "two"}, {"hostname", "h"}, {"aliases", nlohmann::json::array()}, {"ifname", "eth0"}, {"mac", "m2"}}}}}};
+  std::ofstream(tmp.path() / "networks/lab0.json") << old.dump(2);
+  NetworkStore store(tmp.path());
+  // Read as they are.
+  const auto before = store.get("lab0");
+  ASSERT_EQ(before.ipam.leases().size(), 2u);
+  EXPECT_EQ(before.ipam.leases().at(parse_ipv4("10.20.0.2")), (Lease{"old1", "one", "h", {"x"}, "eth0", "m1"}));
+  EXPECT_EQ(store.try_get_addresses("lab0")->ipam.leases().size(), 2u);
+  // The next change moves them into files.
+  EXPECT_EQ(attach(store, "new").str(), "10.20.0.4");
+  const auto file = nlohmann::json::parse(nrun::sys::read_file((tmp.path() / "networks/lab0.json").string()));
+  EXPECT_FALSE(file.contains("allocations")) << file.dump();
+  EXPECT_EQ(lease_files(store, "lab0"), (std::set<std::string>{"10.20.0.2", "10.20.0.3", "10.20.0.4"}));
+  const auto after = store.get("lab0");
+  EXPECT_EQ(after.ipam.leases().at(parse_ipv4("10.20.0.2")), before.ipam.leases().at(parse_ipv4("10.20.0.2")));
+  EXPECT_EQ(after.ipam.leases().at(parse_ipv4("10.20.0.3")).name, "two");
+  // A release on an old file migrates too, and removes only the owner's.
+  std::ofstream(tmp.path() / "networks/lab0.json", std::ios::trunc) << old.dump(2);
+  fs::remove_all(store.leases_dir("lab0"));
+  {
+    auto l = store.lock();
+    EXPECT_EQ(store.release("lab0", "old1", {parse_ipv4("10.20.0.2")}), std::vector<Ipv4>{parse_ipv4("10.20.0.2")});
+  }
+  EXPECT_EQ(lease_files(store, "lab0"), (std::set<std::string>{"10.20.0.3"}));
+  EXPECT_FALSE(nlohmann::json::parse(nrun::sys::read_file((tmp.path() / "networks/lab0.json").string()))
+                   .contains("allocations"));
+}
+
+TEST(NetworkLeases, RemoveDeletesTheLeases) {
+  TmpDir tmp;
+  NetworkStore store(tmp.path());
+  lab0(store);
+  attach(store, "a");
+  attach(store, "b");
+  ASSERT_TRUE(fs::exists(store.leases_dir("lab0")));
+  store.remove("lab0");
+  EXPECT_FALSE(fs::exists(store.leases_dir("lab0")));
+  EXPECT_FALSE(store.try_get("lab0").has_value());
+  // A new network of the name starts empty.
+  lab0(store);
+  EXPECT_TRUE(store.get("lab0").ipam.leases().empty());
+  EXPECT_EQ(attach(store, "c").str(), "10.20.0.2");
 }
 
 TEST(NetworkNames, Validity) {

@@ -165,7 +165,7 @@ if ((skip_nrun)); then
 fi
 
 tree=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-[[ -z "$(git -C "$repo" status --porcelain 2>/dev/null)" ]] || tree+=" plus uncommitted changes"
+[[ -z "$(git -C "$repo" status --porcelain -- . ":!bench/RESULTS.md" 2>/dev/null)" ]] || tree+=" plus uncommitted changes"
 crun_note=""
 ((${#crun_wrap[@]} == 0)) || crun_note="
 - crun 1.8 refuses this hybrid cgroup layout, so its runs had /sys/fs/cgroup/unified hidden under a tmpfs (in their own mount namespace)"

@@ -72,7 +72,16 @@ class Deployer {
 
   void start_node(const PlannedNode& n) {
     record(CreatedKind::container, n.container);
-    const runtime::ContainerRecord rec = containers_.create(n.spec);
+    runtime::ContainerRecord rec;
+    try {
+      rec = containers_.create(n.spec);
+    } catch (...) {
+      // Not made (create leaves nothing behind): the name may belong to a
+      // container someone started since check_deployable, which the
+      // cleanup of this failed deploy must not remove.
+      labs_.update(plan_.lab, [&](LabRecord& r) { std::erase(r.containers, n.container); });
+      throw;
+    }
     ids_[n.container] = rec.id;
     runtime::start_detached({containers_, images_}, rec.id, /*remove_on_failure=*/false);
   }

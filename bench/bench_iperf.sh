@@ -43,17 +43,15 @@ ip link set lo up
 work=$(mktemp -d /tmp/nrun-bench-iperf.XXXXXX)
 root="$work/root"
 out="$repo/bench/out"
-mkdir -p "$out" /run/netns
-# `ip netns add` pins namespaces under /run/netns: a tmpfs of this mount
-# namespace, so nothing of them reaches the host's /run.
-mount -t tmpfs -o size=1m nrun-bench-netns /run/netns
+mkdir -p "$out"
+mount_private_netns_dir  # `ip netns add` pins namespaces there (lib.sh)
 server_pid=""
 cleanup() {
   set +e
   [[ -z "$server_pid" ]] || kill "$server_pid" 2>/dev/null
   "$nrun" --root "$root" ps -aq 2>/dev/null | xargs -r "$nrun" --root "$root" rm -f >/dev/null 2>&1
   for ns in /run/netns/*; do [[ -e $ns ]] && ip netns del "${ns##*/}" 2>/dev/null; done
-  umount /run/netns 2>/dev/null
+  release_netns_dir
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT

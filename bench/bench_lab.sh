@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 runs=3
 sizes="10 50 100"
@@ -39,15 +41,11 @@ out="$repo/bench/out"
 mkdir -p "$out"
 # /run/netns is made by the first deploy (a mount of this namespace only),
 # but the directory itself is on the host's /run: take it back if it was ours.
-made_netns_dir=0
-[[ -e /run/netns ]] || made_netns_dir=1
+remember_netns_dir
 cleanup() {
   "$nrun" --root "$root" lab ls -q 2>/dev/null | xargs -r "$nrun" --root "$root" lab destroy >/dev/null 2>&1 || true
   rm -rf --one-file-system "$work"
-  if ((made_netns_dir)); then
-    while umount /run/netns 2>/dev/null; do :; done
-    rmdir /run/netns 2>/dev/null || true
-  fi
+  release_netns_dir
 }
 trap cleanup EXIT
 
@@ -114,7 +112,5 @@ done
 line "$chain" "$work/chain$chain.json"
 measure "chain of links" "$chain" "$work/chain$chain.json"
 echo
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 write_section lab "$report"
 echo "bench_lab.sh: wrote $report and its section of bench/RESULTS.md"

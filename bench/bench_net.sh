@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 runs=30
 counts="0 10 50 100"
@@ -111,7 +113,5 @@ for want in $counts; do
   echo "$line" | tee -a "$report"
 done
 echo
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 write_section net "$report"
 echo "bench_net.sh: wrote $report and its section of bench/RESULTS.md"

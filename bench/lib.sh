@@ -1,5 +1,24 @@
 # Shared by the bench scripts (sourced).
 
+# /run/netns is on the host's /run even inside the bench's own mount
+# namespace: remember_netns_dir notes whether it is there already, and
+# release_netns_dir unmounts what this namespace mounted on it and removes
+# the directory if the bench made it. mount_private_netns_dir puts a tmpfs of
+# this mount namespace over it, so `ip netns add` pins nothing on the host.
+remember_netns_dir() {
+  NRUN_MADE_NETNS_DIR=0
+  [[ -e /run/netns ]] || NRUN_MADE_NETNS_DIR=1
+}
+mount_private_netns_dir() {
+  remember_netns_dir
+  mkdir -p /run/netns
+  mount -t tmpfs -o size=1m nrun-bench-netns /run/netns
+}
+release_netns_dir() {
+  while umount /run/netns 2>/dev/null; do :; done
+  if ((${NRUN_MADE_NETNS_DIR:-0})); then rmdir /run/netns 2>/dev/null || true; fi
+}
+
 # ensure_packages PKG...: installs the Debian packages that are missing
 # (apt-get, quietly), so a bench runs on a fresh machine.
 ensure_packages() {

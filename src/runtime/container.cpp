@@ -137,21 +137,18 @@ void record_finish(StateStore& store, const std::string& id, int exit_code, cons
   });
 }
 
-// ... and record the exit.
+// ... and record the exit; a --rm container's record goes instead (its
+// exit is written only when something could not be undone, and then the
+// record stays, so that `nrun rm` or `nrun gc` can try again). The monitor,
+// `stop` after a killed monitor, and gc all end a run through here.
 void finish(StateStore& store, const std::string& id, int exit_code) {
-  if (const auto done = collect_and_undo(store, id)) record_finish(store, id, exit_code, done->second);
-}
-
-// --rm: ... and remove the record. The exit is written only when something
-// could not be undone, and then the record stays, so that `nrun rm` or
-// `nrun gc` can try again (a state write and its fsync saved on every
-// `run --rm`).
-void finish_and_remove(StateStore& store, const std::string& id, int exit_code) {
   const auto done = collect_and_undo(store, id);
   if (!done) return;
-  if (holds_host_resources(done->first, done->second)) {
-    record_finish(store, id, exit_code, done->second);
-    log::warn("container " + id.substr(0, 12) + " still holds host resources; kept for 'nrun rm', ignoring --rm");
+  const auto& [rec, st] = *done;
+  if (!rec.config.remove) return record_finish(store, id, exit_code, st);
+  if (holds_host_resources(rec, st)) {
+    record_finish(store, id, exit_code, st);
+    log::warn("container " + rec.short_id() + " still holds host resources; kept for 'nrun rm', ignoring --rm");
     return;
   }
   store.remove(id);
@@ -229,8 +226,7 @@ int run_attached(Stores s, const std::string& id, bool remove_on_failure) {
     status = supervise_attached(sp.init, sp.pty_master, signals, rec.config.interactive);
   }
   const int code = exit_code_from_status(status);
-  if (rec.config.remove) finish_and_remove(s.containers, id, code);
-  else finish(s.containers, id, code);
+  finish(s.containers, id, code);
   return code;
 }
 
@@ -279,8 +275,7 @@ void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
       LogWriter log((s.containers.dir(id) / "container.log").string());
       const int status = rec.config.tty ? supervise_detached(sp.init, std::move(sp.pty_master), sys::Fd(), log)
                                         : supervise_detached(sp.init, std::move(out.read), std::move(err.read), log);
-      if (rec.config.remove) finish_and_remove(s.containers, id, exit_code_from_status(status));
-      else finish(s.containers, id, exit_code_from_status(status));
+      finish(s.containers, id, exit_code_from_status(status));
     } catch (const std::exception& e) {
       log::error("monitor: " + sys::describe(e));
       rc = 1;
@@ -372,8 +367,7 @@ std::vector<std::string> collect_garbage(StateStore& store) {
     // A live monitor is about to record the exit itself.
     if (st.boot_id == sys::boot_id() && sys::process_matches(st.monitor_pid, st.monitor_start_time)) continue;
     // A --rm container goes, as its monitor would have removed it.
-    if (rec.config.remove) finish_and_remove(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
-    else finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
+    finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
     collected.push_back(rec.id);
   }
   return collected;

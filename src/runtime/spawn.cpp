@@ -36,34 +36,41 @@ int exit_code_from_status(int status) {
   return 255;
 }
 
-// clone3 without a stack behaves like fork; the child returns 0 here.
-pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, const char* what) {
-  if (pidfd) flags |= CLONE_PIDFD;
-  clone_args ca{};
-  ca.flags = flags;
-  ca.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  ca.exit_signal = SIGCHLD;
-  long pid = -1;
+namespace {
+// One clone3, into the cgroup of `cgroup_fd` when it is >= 0 and the kernel
+// can (Linux 5.7+, cgroup v2); otherwise, or when the kernel refuses, again
+// without it, and `*into_cgroup` turns false: the child joins by itself.
+// `call` is the clone3 to make (fork-like, or on a stack of its own).
+template <class Clone3>
+long clone3_into_cgroup(const clone_args& ca, int cgroup_fd, bool* into_cgroup, const char* what, Clone3&& call) {
   *into_cgroup = cgroup_fd >= 0;
   if (*into_cgroup) {
     clone_args in = ca;
     in.flags |= CLONE_INTO_CGROUP;
     in.cgroup = static_cast<uint64_t>(cgroup_fd);
-    pid = sys::sys_clone3(&in);
-    if (pid < 0) {
-      log::debug(std::string(what) + ": clone3 into the cgroup: " + std::strerror(errno) + "; it joins by itself");
-      *into_cgroup = false;
-    }
+    const long pid = call(&in);
+    if (pid >= 0) return pid;
+    log::debug(std::string(what) + ": clone3 into the cgroup: " + std::strerror(errno) + "; it joins by itself");
+    *into_cgroup = false;
   }
-  if (!*into_cgroup) pid = sys::sys_clone3(&ca);
+  clone_args plain = ca;
+  return call(&plain);
+}
+
+// clone3 without a stack behaves like fork; the child returns 0 here.
+pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, const char* what) {
+  clone_args ca{};
+  ca.flags = flags | CLONE_PIDFD;
+  ca.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  ca.exit_signal = SIGCHLD;
+  long pid = clone3_into_cgroup(ca, cgroup_fd, into_cgroup, what, [](clone_args* a) { return sys::sys_clone3(a); });
   if (pid < 0 && errno == ENOSYS) {
     // Kernels before 5.3: clone(2) with a null stack is fork-like too.
-    pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, pidfd, nullptr, 0);
+    pid = ::syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, 0);
   }
   return static_cast<pid_t>(sys::check(pid, what));
 }
 
-namespace {
 // Enough for the exec path (user lookup, exceptions), with a guard page.
 constexpr size_t kSharedStackSize = 512 * 1024;
 
@@ -109,19 +116,8 @@ pid_t spawn_sharing_memory(const std::function<void()>& child, int cgroup_fd, bo
   ca.exit_signal = SIGCHLD;
   ca.stack = reinterpret_cast<uint64_t>(stack.bottom());
   ca.stack_size = stack.size();
-  long pid = -1;
-  *into_cgroup = cgroup_fd >= 0;
-  if (*into_cgroup) {
-    clone_args in = ca;
-    in.flags |= CLONE_INTO_CGROUP;
-    in.cgroup = static_cast<uint64_t>(cgroup_fd);
-    pid = sys::clone3_run(&in, run_shared_child, arg);
-    if (pid < 0) {
-      log::debug(std::string(what) + ": clone3 into the cgroup: " + std::strerror(errno) + "; it joins by itself");
-      *into_cgroup = false;
-    }
-  }
-  if (!*into_cgroup) pid = sys::clone3_run(&ca, run_shared_child, arg);
+  long pid = clone3_into_cgroup(ca, cgroup_fd, into_cgroup, what,
+                                [&](clone_args* a) { return sys::clone3_run(a, run_shared_child, arg); });
   // No clone3 (before Linux 5.3) or no assembly for this architecture.
   if (pid < 0 && errno == ENOSYS)
     pid = ::clone(run_shared_child, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, &fd);

@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -76,21 +75,15 @@ struct Spawned {
 // LaunchError (126/127) or Error (125), with init reaped.
 Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& before_release);
 
-// clone3 as fork with `flags` (CLONE_NEW*, ...), a pidfd when `pidfd` is
-// given, and born in the cgroup of `cgroup_fd` when it is >= 0 and the
-// kernel can (Linux 5.7+, cgroup v2): `*into_cgroup` says whether it was,
-// else the child must join by itself. Falls back to clone(2) before 5.3.
-// Returns 0 in the child.
-pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd, bool* into_cgroup, const char* what);
-
 // Runs `child` in a new process that shares our memory until it execve()s
 // or exits (CLONE_VM|CLONE_VFORK, as posix_spawn): no page tables copied and
 // no copy-on-write faults afterwards, in it or in us (about 0.5 ms of an
 // `nrun exec` here). We are suspended until then. `child` must end in
 // execve or _exit and must not change any object it shares with us (close
-// a raw fd, never an Fd of ours). Born in the cgroup of `cgroup_fd` as
-// clone_child is, `*into_cgroup` saying whether it was. Returns the pid and
-// fills `pidfd`.
+// a raw fd, never an Fd of ours). Born in the cgroup of `cgroup_fd` when
+// it is >= 0 and the kernel can (Linux 5.7+, cgroup v2), `*into_cgroup`
+// saying whether it was (else the child must join by itself). Returns the
+// pid and fills `pidfd`.
 pid_t spawn_sharing_memory(const std::function<void()>& child, int cgroup_fd, bool* into_cgroup, sys::Fd* pidfd,
                            const char* what);
 

@@ -101,6 +101,7 @@ LabPlan plan_lab(const Topology& t) {
     s.hostname = !n.hostname.empty() ? n.hostname : runtime::is_valid_hostname(n.name) ? n.name : "";
     s.env = n.env;
     s.workdir = n.workdir;
+    s.user = n.user;
     s.volumes = n.volumes;
     s.ports = n.ports;
     s.dns = n.dns;

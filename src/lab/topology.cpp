@@ -13,6 +13,7 @@
 #include "runtime/image_store.hpp"
 #include "runtime/resource_parse.hpp"
 #include "runtime/sys/error.hpp"
+#include "runtime/user.hpp"
 
 namespace nrun::lab {
 namespace fs = std::filesystem;
@@ -313,7 +314,7 @@ class Parser {
     object(j, path);
     only_keys(j, path,
               {"image", "cmd", "env", "volumes", "ports", "limits", "networks", "sysctls", "exec", "hostname",
-               "workdir", "dns", "cap_add", "privileged", "description"});
+               "workdir", "user", "dns", "cap_add", "privileged", "description"});
     LabNode n;
     n.name = name;
     if (j.contains("image")) {
@@ -379,6 +380,14 @@ class Parser {
     if (j.contains("workdir")) {
       const std::string p = path_key(path, "workdir");
       n.workdir = at(p, [&] { return runtime::normalize_container_path(string(j["workdir"], p)); });
+    }
+    if (j.contains("user")) {
+      const std::string p = path_key(path, "user");
+      n.user = string(j["user"], p);
+      at(p, [&] {
+        runtime::validate_user_spec(n.user);
+        return 0;
+      });
     }
     if (j.contains("dns")) {
       const std::string p = path_key(path, "dns");

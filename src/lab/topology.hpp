@@ -63,6 +63,7 @@ struct LabNode {
   std::vector<std::vector<std::string>> exec;                // argv of each command, in order
   std::string hostname;                                      // empty: the node's name when it is a hostname
   std::string workdir = "/";
+  std::string user;  // USER[:GROUP]; empty: root
   std::vector<std::string> dns;
   // Nodes are network devices: CAP_NET_ADMIN is always added (routes,
   // addresses, sysctls from exec commands); these add more.

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "runtime/cgroup.hpp"
+#include "runtime/exec_trampoline.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/namespaces.hpp"
@@ -20,6 +21,7 @@
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
 #include "runtime/sys/syscalls.hpp"
+#include "runtime/user.hpp"
 
 namespace nrun::runtime {
 namespace {
@@ -64,6 +66,7 @@ struct ExecArgs {
 int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& spec) {
   const ContainerRecord rec = store.load(id);
   if (spec.command.empty() || spec.command[0].empty()) throw sys::UsageError("no command given");
+  validate_user_spec(spec.user);
   NamespaceHandles ns = open_namespaces(rec.state, rec.config.name);
 
   ExecArgs a;
@@ -93,6 +96,7 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   // intermediate process (one fork, as nsenter).
   join_pid_namespace_for_children(ns);
   std::fflush(nullptr);
+  prepare_exec_trampoline();
   const sys::Fd cgroup_fd = open_clone_into(a.cgroup);
   bool into_cgroup = false;
   sys::Fd pidfd;

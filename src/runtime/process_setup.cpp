@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "runtime/capabilities.hpp"
+#include "runtime/exec_trampoline.hpp"
 #include "runtime/rootfs.hpp"
 #include "runtime/sys/error.hpp"
 
@@ -59,38 +61,47 @@ void enter_workdir(const std::string& workdir) {
     throw sys::SysError(ENOENT, "working directory '" + workdir + "' is outside the container's root");
 }
 
+// The file the command names: itself when it has a slash, else the first
+// executable regular file of that name in the container's PATH (execvpe's
+// search, but in the container's PATH and keeping the most telling error: a
+// file that exists but cannot run is 126, none is 127).
+std::string find_executable(const ProcessSetup& p, SyncSocket& sync) {
+  const std::string& cmd = p.argv.at(0);
+  if (cmd.find('/') != std::string::npos) return cmd;
+  int denied = 0;
+  const std::string path = env_path(p.env);
+  for (size_t start = 0; start <= path.size();) {
+    size_t colon = path.find(':', start);
+    if (colon == std::string::npos) colon = path.size();
+    const std::string dir = path.substr(start, colon - start);
+    std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
+    start = colon + 1;
+    struct stat st;
+    if (::stat(full.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) continue;
+      const int e = errno;
+      fail(sync, e, 126, "exec '" + cmd + "': " + std::strerror(e));
+    }
+    if (S_ISREG(st.st_mode) && ::faccessat(AT_FDCWD, full.c_str(), X_OK, AT_EACCESS) == 0) return full;
+    denied = EACCES;
+  }
+  if (denied) fail(sync, denied, 126, "exec '" + cmd + "': permission denied");
+  fail(sync, ENOENT, 127, "executable file not found in $PATH: " + cmd);
+}
+
+// Never an execve of the command from nrun's own image: see
+// exec_trampoline.hpp. A failed execve of the command itself is reported by
+// the trampoline, on `sync`.
 [[noreturn]] void exec_with_path_search(const ProcessSetup& p, SyncSocket& sync) {
   std::vector<char*> argv, envp;
   for (const auto& s : p.argv) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
   for (const auto& s : p.env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
-  const std::string& cmd = p.argv.at(0);
-  if (cmd.find('/') != std::string::npos) {
-    ::execve(cmd.c_str(), argv.data(), envp.data());
-    const int e = errno;
-    fail(sync, e, e == ENOENT ? 127 : 126, "exec '" + cmd + "': " + std::strerror(e));
-  }
-  // execvpe's search, but in the container's PATH and keeping the most
-  // telling error: a file that exists but cannot run is 126, none is 127.
-  int denied = 0;
-  const std::string path = env_path(p.env);
-  for (size_t start = 0; start <= path.size();) {
-    size_t colon = path.find(':', start);
-    if (colon == std::string::npos) colon = path.size();
-    std::string dir = path.substr(start, colon - start);
-    const std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
-    ::execve(full.c_str(), argv.data(), envp.data());
-    if (errno == EACCES) {
-      denied = EACCES;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      const int e = errno;
-      fail(sync, e, 126, "exec '" + cmd + "': " + std::strerror(e));
-    }
-    start = colon + 1;
-  }
-  if (denied) fail(sync, denied, 126, "exec '" + cmd + "': permission denied");
-  fail(sync, ENOENT, 127, "executable file not found in $PATH: " + cmd);
+  const std::string file = find_executable(p, sync);
+  exec_through_trampoline(sync.fd(), file, argv, envp);
+  const int e = errno;
+  fail(sync, e, 125, std::string("exec the exec trampoline: ") + std::strerror(e));
 }
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/exec_trampoline.hpp"
 #include "runtime/launch_error.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/log.hpp"
@@ -134,6 +135,7 @@ Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& 
   if (args.new_ipc) flags |= CLONE_NEWIPC;
   if (args.new_net) flags |= CLONE_NEWNET;
   std::fflush(nullptr);  // buffered output must not be written twice
+  prepare_exec_trampoline();
   int pidfd = -1;
   const sys::Fd cgroup_fd = open_clone_into(args.cgroup);
   bool into_cgroup = false;

@@ -12,6 +12,7 @@
 #include "runtime/seccomp_profile.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sysctl.hpp"
+#include "runtime/user.hpp"
 
 namespace nrun::runtime {
 using sys::UsageError;
@@ -139,6 +140,7 @@ void validate_security(const ContainerSpec& spec) {
   for (const auto& g : spec.group_add)
     if (g.empty() || g.find_first_of(": \t\n") != std::string::npos)
       throw UsageError("invalid --group-add '" + g + "': expected a group name or id");
+  validate_user_spec(spec.user, spec.group_add);
 }
 }  // namespace
 

@@ -75,6 +75,12 @@ std::optional<SyncMessage> SyncSocket::receive(sys::Fd* received) {
   }
   if (n == 0) return std::nullopt;
   if (static_cast<size_t>(n) != sizeof m) throw sys::Error("sync socket: short message");
+  if (m.type == SyncType::exec_failed) {
+    const std::string text = "exec '" + m.message() + "': " + std::strerror(m.err);
+    m.type = SyncType::error;
+    std::memset(m.text, 0, sizeof m.text);
+    std::strncpy(m.text, text.c_str(), sizeof m.text - 1);
+  }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       int fd;

@@ -3,6 +3,7 @@
 // optionally carrying one fd (SCM_RIGHTS). Init's end is O_CLOEXEC, so a
 // successful execve closes it: EOF on the monitor's end means "running".
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "runtime/sys/fd.hpp"
+#include "trampoline/sync_wire.h"
 
 namespace nrun::runtime {
 
@@ -17,6 +19,9 @@ enum class SyncType : uint32_t {
   go = 1,        // monitor -> init: cgroup and network are ready, continue
   pty = 2,       // init -> monitor: carries the pty master
   error = 3,     // init -> monitor: set-up or execve failed
+  // exec trampoline -> monitor: the command's execve failed; text is the
+  // path. receive() hands it on as an `error` with the errno's text.
+  exec_failed = NRUN_SYNC_EXEC_FAILED,
 };
 
 struct SyncMessage {
@@ -26,6 +31,11 @@ struct SyncMessage {
   char text[1024] = {};
   std::string message() const { return std::string(text, strnlen(text, sizeof text)); }
 };
+// The trampoline (C, no libc) writes this layout as nrun_sync_wire.
+static_assert(sizeof(SyncMessage) == sizeof(nrun_sync_wire));
+static_assert(offsetof(SyncMessage, err) == offsetof(nrun_sync_wire, err));
+static_assert(offsetof(SyncMessage, exit_code) == offsetof(nrun_sync_wire, exit_code));
+static_assert(offsetof(SyncMessage, text) == offsetof(nrun_sync_wire, text));
 
 class SyncSocket {
  public:

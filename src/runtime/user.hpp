@@ -3,6 +3,8 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,9 +17,24 @@ struct UserIds {
   std::string home = "/";
 };
 
+// The largest uid or gid a user may name: 2^32-1 is (uid_t)-1, which
+// setuid and chown read as "no change".
+constexpr uint32_t kMaxId = 4294967294U;
+
+// Pure: an id given as digits, range-checked (UsageError past kMaxId, never
+// a silent wrap to 0); nullopt when `s` is not all digits (a name).
+// `what` names it in the error: "uid", "gid".
+std::optional<uint32_t> parse_numeric_id(const std::string& s, const char* what);
+
+// Pure, before anything is made: the numbers in USER[:GROUP] and in
+// --group-add are in range. Names are checked later, in the image.
+void validate_user_spec(const std::string& spec, const std::vector<std::string>& group_add = {});
+
 // Pure: `spec` is "name", "uid", "name:group", "uid:gid"; passwd and group
-// are the files' contents. A numeric uid with no passwd entry is allowed
-// (its gid is then 0, as Docker does); an unknown name is a UsageError.
+// are the files' contents. Digits are always an id, matched against the
+// files' id fields and never against a name. A numeric uid with no passwd
+// entry is allowed (its gid is then 0, as Docker does); an unknown name is
+// a UsageError, and so is an id out of range.
 UserIds resolve_user(const std::string& spec, const std::string& passwd, const std::string& group);
 
 // Pure: --group-add entries, names looked up in `group`, numbers taken as

@@ -63,3 +63,46 @@ TEST(User, GroupAdd) {
   EXPECT_EQ(u.groups, (std::vector<gid_t>{29, 4242, 50}));
   EXPECT_THROW(add_groups(u, {"nosuchgroup"}, kGroup), UsageError);
 }
+
+// CVE-2016-3697: a user *named* "1" with uid 0 in a hostile image.
+TEST(User, DigitsAreAlwaysAnIdNeverAName) {
+  const std::string passwd = kPasswd + "1:x:0:0::/:/bin/sh\n";
+  const std::string group = kGroup + "7:x:0:\n";
+  const auto u = resolve_user("1", passwd, group);
+  EXPECT_EQ(u.uid, 1u);   // daemon's uid, found by its id field
+  EXPECT_EQ(u.gid, 1u);
+  const auto ug = resolve_user("1:1", passwd, group);
+  EXPECT_EQ(ug.uid, 1u);
+  EXPECT_EQ(ug.gid, 1u);
+  const auto g7 = resolve_user("nobody:7", passwd, group);
+  EXPECT_EQ(g7.gid, 7u);  // not group "7" (gid 0)
+  auto added = resolve_user("nobody", passwd, group);
+  add_groups(added, {"7"}, group);
+  EXPECT_EQ(added.groups, (std::vector<gid_t>{7}));
+  // A name is still found by name, and an unknown number needs no entry.
+  EXPECT_EQ(resolve_user("alice", passwd, group).uid, 1000u);
+  EXPECT_EQ(resolve_user("4242", passwd, group).uid, 4242u);
+}
+
+TEST(User, IdsPastTheKernelsRangeAreRefusedNotWrapped) {
+  for (const std::string big : {"4294967295", "4294967296", "18446744073709551616", "99999999999999999999999"}) {
+    EXPECT_THROW(resolve_user(big, kPasswd, kGroup), UsageError) << big;
+    EXPECT_THROW(resolve_user("0:" + big, kPasswd, kGroup), UsageError) << big;
+    auto u = resolve_user("nobody", kPasswd, kGroup);
+    EXPECT_THROW(add_groups(u, {big}, kGroup), UsageError) << big;
+    EXPECT_THROW(validate_user_spec(big), UsageError) << big;
+    EXPECT_THROW(validate_user_spec("root:" + big), UsageError) << big;
+    EXPECT_THROW(validate_user_spec("", {big}), UsageError) << big;
+  }
+  EXPECT_EQ(resolve_user("4294967294", kPasswd, kGroup).uid, 4294967294u);
+  EXPECT_NO_THROW(validate_user_spec("4294967294:4294967294", {"4294967294", "staff"}));
+  EXPECT_NO_THROW(validate_user_spec("alice:staff"));
+}
+
+TEST(User, EntriesWithIdsOutOfRangeNeverMatch) {
+  const std::string passwd = "wrap:x:4294967296:4294967296::/:/bin/sh\n" + kPasswd;
+  EXPECT_THROW(resolve_user("wrap", passwd, kGroup), UsageError);
+  const auto root = resolve_user("0", passwd, kGroup);
+  EXPECT_EQ(root.uid, 0u);
+  EXPECT_EQ(root.home, "/root");
+}

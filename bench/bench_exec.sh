@@ -4,7 +4,10 @@
 # rootfs, with hyperfine, and writes its section of bench/RESULTS.md. Runs in
 # its own network + mount namespace.
 #
-#   bench/bench_exec.sh [--runs N] [--warmup N]
+#   bench/bench_exec.sh [--runs N] [--warmup N] [--baseline PATH]
+#
+# --baseline: another nrun binary (an older build, say), exec'ing into the
+# same container in the same hyperfine run.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
@@ -13,11 +16,13 @@ source bench/lib.sh
 
 runs=200
 warmup=10
+baseline=""
 while (($#)); do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --baseline) baseline=$(readlink -f "$2"); shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bench_exec.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -25,7 +30,7 @@ done
 if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   bash scripts/setup.sh >/dev/null
   ensure_packages hyperfine crun jq
-  NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- bash "$0" --runs "$runs" --warmup "$warmup"
+  NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- bash "$0" --runs "$runs" --warmup "$warmup" ${baseline:+--baseline "$baseline"}
 fi
 
 nrun="$repo/build/nrun"
@@ -57,8 +62,10 @@ crun_pid=1
 floor="nsenter -t $pid -a /bin/true"
 nrun_cmd="$nrun --root $work/root exec target /bin/true"
 crun_cmd="crun --cgroup-manager=disabled --root $work/crun-state exec bench /bin/true"
+baseline_args=()
+[[ -z $baseline ]] || baseline_args=(--command-name baseline "$baseline --root $work/root exec target /bin/true")
 hyperfine -N --runs "$runs" --warmup "$warmup" --export-json "$work/a.json" \
-  --command-name nsenter "$floor" --command-name nrun "$nrun_cmd"
+  --command-name nsenter "$floor" --command-name nrun "$nrun_cmd" "${baseline_args[@]}"
 "${crun_wrap[@]}" hyperfine -N --runs "$runs" --warmup "$warmup" --export-json "$work/b.json" \
   --command-name crun "$crun_cmd"
 jq -s '{results: (.[0].results + .[1].results)}' "$work/a.json" "$work/b.json" >"$work/all.json"
@@ -78,5 +85,10 @@ Kernel $(uname -r), $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)
 
 nrun/nsenter = $(ratio "$n" "$f") (target: at most 1.5), nrun/crun = $(ratio "$n" "$c").
 EOT
+if [[ -n $baseline ]]; then
+  b=$(mean_ms "$work/all.json" baseline)
+  printf '\nBaseline %s in the same run: %s ms; nrun - baseline = %s ms.\n' "\`$baseline\`" \
+    "$(printf '%.2f' "$b")" "$(awk -v a="$n" -v b="$b" 'BEGIN { printf "%.3f", a - b }')" >>"$work/section.md"
+fi
 cat "$work/section.md"
 write_section exec "$work/section.md"

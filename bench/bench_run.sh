@@ -4,7 +4,10 @@
 # hyperfine, and writes bench/RESULTS.md. Runs inside its own network + mount
 # namespace. See bench/README.md.
 #
-#   bench/bench_run.sh [--runs N] [--warmup N] [--skip-nrun]
+#   bench/bench_run.sh [--runs N] [--warmup N] [--skip-nrun] [--baseline PATH]
+#
+# --baseline: another nrun binary (an older build, say), timed with --net none
+# in the same hyperfine run as nrun-net-none.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
@@ -14,11 +17,13 @@ source "$repo/bench/lib.sh"
 runs=100
 warmup=5
 skip_nrun=0
+baseline=""
 while (($#)); do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --skip-nrun) skip_nrun=1; shift ;;  # only the floor and crun (to try the bench itself)
+    --baseline) baseline=$(readlink -f "$2"); shift 2 ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "bench_run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -34,6 +39,7 @@ if [[ "${NRUN_BENCH_INNER:-}" != 1 ]]; then
   # Everything below runs in a throwaway network + mount namespace.
   inner_args=(--runs "$runs" --warmup "$warmup")
   ((!skip_nrun)) || inner_args+=(--skip-nrun)
+  [[ -z $baseline ]] || inner_args+=(--baseline "$baseline")
   NRUN_BENCH_INNER=1 exec unshare --net --mount --propagation private -- bash "$0" "${inner_args[@]}"
 fi
 
@@ -92,6 +98,8 @@ nrun_cmd="$nrun --root $work/nrun-root run --rm busybox /bin/true"
 # The like-for-like one: floor and crun get an empty network namespace too,
 # while nrun's default network adds a veth on a bridge.
 nrun_none_cmd="$nrun --root $work/nrun-root run --rm --net none busybox /bin/true"
+baseline_cmd=""
+[[ -z $baseline ]] || baseline_cmd="$baseline --root $work/nrun-root run --rm --net none busybox /bin/true"
 
 step "check that each command works once"
 # The commands are strings (hyperfine -N splits them the same way); the
@@ -130,6 +138,7 @@ hf=(hyperfine -N --runs "$runs" --warmup "$warmup")
 step "hyperfine: $runs runs each after $warmup warm-up runs"
 main=(--command-name floor "$floor_cmd")
 ((skip_nrun)) || main+=(--command-name nrun "$nrun_cmd" --command-name nrun-net-none "$nrun_none_cmd")
+[[ -z $baseline_cmd ]] || ((skip_nrun)) || main+=(--command-name baseline-net-none "$baseline_cmd")
 "${hf[@]}" --export-json "$work/main.json" --export-markdown "$work/main.md" "${main[@]}"
 "${crun_wrap[@]}" "${hf[@]}" --export-json "$work/crun.json" --export-markdown "$work/crun.md" \
   --command-name crun "$crun_cmd" --command-name crun-cgroups "$crun_cg_cmd"
@@ -153,6 +162,10 @@ if ((!skip_nrun)); then
   nrun_mean=$(mean nrun)
   none_mean=$(mean nrun-net-none)
   ratios="like for like (no network, a cgroup per container): nrun-net-none/crun-cgroups = $(ratio "$none_mean" "$crun_cg_mean"); against crun without cgroups: nrun-net-none/crun = $(ratio "$none_mean" "$crun_mean"); nrun-net-none/floor = $(ratio "$none_mean" "$floor"), crun/floor = $(ratio "$crun_mean" "$floor"); the default bridge network costs nrun $(ratio "$nrun_mean" "$none_mean")x"
+  if [[ -n $baseline_cmd ]]; then
+    b=$(mean baseline-net-none)
+    ratios+="; against the baseline ($baseline): nrun-net-none - baseline-net-none = $(awk -v a="$none_mean" -v b="$b" 'BEGIN { printf "%.3f", (a - b) * 1000 }') ms"
+  fi
 else
   ratios="crun/floor = $(ratio "$crun_mean" "$floor"), crun-cgroups/floor = $(ratio "$crun_cg_mean" "$floor") (nrun skipped)"
 fi

@@ -447,7 +447,10 @@ class Parser {
     LabLink l;
     l.a = endpoint(t, ends[0], path_index(ep, 0));
     l.b = endpoint(t, ends[1], path_index(ep, 1));
-    if (l.a.node == l.b.node && l.a.ifname == l.b.ifname) fail(ep, "both ends are '" + l.a.str() + "'");
+    // A veth between two interfaces of one namespace is a loop, not a link
+    // to another device: the node would hear itself.
+    if (l.a.node == l.b.node)
+      fail(ep, "both ends are on node '" + l.a.node + "': a link joins two different nodes");
     if (j.contains("ips")) {
       const std::string ip = path_key(path, "ips");
       const auto ips = strings(j["ips"], ip);

@@ -75,6 +75,16 @@ Cidr parse_cidr(std::string_view s, bool require_network, std::string_view what)
   return c;
 }
 
+std::optional<std::string> reserved_block_of(const Cidr& c) {
+  static const std::pair<Cidr, const char*> kReserved[] = {
+      {{Ipv4{0x00000000}, 8}, "\"this network\" 0.0.0.0/8"},   {{Ipv4{0x7f000000}, 8}, "loopback 127.0.0.0/8"},
+      {{Ipv4{0xa9fe0000}, 16}, "link-local 169.254.0.0/16"}, {{Ipv4{0xe0000000}, 4}, "multicast 224.0.0.0/4"},
+      {{Ipv4{0xf0000000}, 4}, "reserved 240.0.0.0/4"}};
+  for (const auto& [block, name] : kReserved)
+    if (overlaps(c, block)) return std::string(name);
+  return std::nullopt;
+}
+
 bool overlaps(const Cidr& a, const Cidr& b) {
   const int p = std::min(a.prefix, b.prefix);
   const uint32_t m = p == 0 ? 0 : ~uint32_t{0} << (32 - p);

@@ -49,6 +49,12 @@ Cidr parse_cidr(std::string_view s, bool require_network = true, std::string_vie
 // True when the two blocks share any address.
 bool overlaps(const Cidr& a, const Cidr& b);
 
+// The name of the special-purpose block (RFC 6890) `c` overlaps, where no
+// container network can live: "this network" 0/8, loopback 127/8,
+// link-local 169.254/16, multicast 224/4 and the reserved 240/4 with the
+// broadcast address. nullopt for a block containers can use.
+std::optional<std::string> reserved_block_of(const Cidr& c);
+
 // A MAC address (6 octets).
 struct Mac {
   std::array<uint8_t, 6> octets{};

@@ -129,6 +129,9 @@ NetworkConfig plan_network(const NewNetwork& req, const std::vector<NetworkConfi
     if (!s.is_network()) throw UsageError("invalid subnet '" + s.str() + "': host bits are set");
     if (s.prefix > 30 || s.prefix < 8)
       throw UsageError("invalid subnet '" + s.str() + "': the prefix length must be between /8 and /30");
+    if (const auto reserved = reserved_block_of(s))
+      throw UsageError("invalid subnet '" + s.str() + "': it overlaps the " + *reserved +
+                       " block, which is not unicast address space a network can use");
     for (const auto& e : existing)
       if (overlaps(s, e.subnet))
         throw UsageError("subnet " + s.str() + " overlaps network '" + e.name + "' (" + e.subnet.str() + ")");

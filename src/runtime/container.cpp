@@ -358,6 +358,7 @@ void remove_container(StateStore& store, const std::string& id, bool force) {
 }
 
 std::vector<std::string> collect_garbage(StateStore& store) {
+  store.sweep_temps();
   std::vector<std::string> collected;
   for (const auto& rec : store.list()) {
     const ContainerState& st = rec.state;

@@ -75,6 +75,7 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   env_spec.tty = spec.tty;
   a.argv = spec.command;
   a.env = effective_env(env_spec);
+  validate_exec_size(a.argv, a.env);
   a.workdir = normalize_container_path(spec.workdir.empty() ? rec.config.workdir : spec.workdir);
   a.security = process_security(rec.config, store.root() / "cache");
   a.user = spec.user;
@@ -109,10 +110,12 @@ int exec_in_container(StateStore& store, const std::string& id, const ExecSpec& 
   theirs.close();
   ChildPid child(pid, std::move(pidfd));
   sys::Fd pty_master;
-  while (auto msg = ours.receive(&pty_master)) {
-    if (msg->type != SyncType::error) continue;
-    if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
-    throw sys::Error("exec in container '" + rec.config.name + "': " + msg->message());
+  try {
+    await_exec(ours, &pty_master, "the exec'd process");
+  } catch (const LaunchError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw sys::Error("exec in container '" + rec.config.name + "': " + sys::describe(e));
   }
   log::debug("exec'd pid " + std::to_string(child.pid()) + " in container " + rec.short_id());
   if (spec.detach) {

@@ -149,13 +149,7 @@ Spawned spawn_container(const InitArgs& args, const std::function<void(pid_t)>& 
   log::debug("cloned container init as pid " + std::to_string(pid));
   before_release(pid);
   monitor_end.send(SyncType::go);
-  while (auto msg = monitor_end.receive(&out.pty_master)) {
-    if (msg->type == SyncType::pty) continue;
-    if (msg->type == SyncType::error) {
-      if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
-      throw sys::Error(msg->message());
-    }
-  }
+  await_exec(monitor_end, &out.pty_master, "the container's init");
   return out;
 }
 

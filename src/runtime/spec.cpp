@@ -1,8 +1,10 @@
 #include "runtime/spec.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -158,6 +160,7 @@ void validate(const ContainerSpec& spec) {
     throw UsageError("working directory '" + spec.workdir + "' must be absolute");
   normalize_container_path(spec.workdir);
   for (const auto& e : spec.env) parse_env_entry(e);
+  validate_exec_size(spec.command, effective_env(spec));
   if (spec.net.rfind("container:", 0) == 0 ? shared_container_of(spec.net).empty()
                                             : !net::is_special_net_mode(spec.net) && spec.net != net::kDefaultNetwork &&
                                                   !net::is_valid_network_name(spec.net))
@@ -176,6 +179,30 @@ void validate(const ContainerSpec& spec) {
       if (t == target) throw UsageError("duplicate mount point '" + target + "'");
     targets.push_back(target);
   }
+}
+
+void validate_exec_size(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  constexpr size_t kMaxArgStrlen = 32 * 4096;  // MAX_ARG_STRLEN, with the NUL
+  constexpr size_t kMinTotal = 32 * 4096, kMaxTotal = 6 << 20;  // ARG_MAX; _STK_LIM / 4 * 3
+  // The exec trampoline's own three words (process_setup.cpp) and the
+  // resolved path ride along.
+  constexpr size_t kTrampolineSlack = 3 * sizeof(char*) + 64 + 4096;
+  rlimit stack{};
+  size_t limit = kMaxTotal;
+  if (::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY)
+    limit = std::clamp<size_t>(stack.rlim_cur / 4, kMinTotal, kMaxTotal);
+  size_t total = kTrampolineSlack;
+  auto add = [&](const std::string& s, const char* what) {
+    if (s.size() + 1 > kMaxArgStrlen)
+      throw UsageError(std::string(what) + " '" + s.substr(0, 32) + "...' is " + std::to_string(s.size()) +
+                       " bytes long: the kernel takes at most " + std::to_string(kMaxArgStrlen - 1) + " in one");
+    total += s.size() + 1 + sizeof(char*);
+  };
+  for (const auto& a : argv) add(a, "argument");
+  for (const auto& e : env) add(e, "environment variable");
+  if (total > limit)
+    throw UsageError("argument list too long: the command and its environment take " + std::to_string(total) +
+                     " bytes, the kernel takes at most " + std::to_string(limit) + " here");
 }
 
 std::vector<std::string> effective_env(const ContainerSpec& spec) {

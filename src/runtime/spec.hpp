@@ -86,6 +86,13 @@ void validate(const ContainerSpec& spec);
 // TERM when tty) overridden by spec.env.
 std::vector<std::string> effective_env(const ContainerSpec& spec);
 
+// Refuses (UsageError) a command and environment execve would refuse with
+// E2BIG: one string past the kernel's MAX_ARG_STRLEN (128 KiB), or all of
+// them, with their pointers, past the limit it derives from the stack
+// rlimit (a quarter of it, between 128 KiB and 6 MiB). Checked up front so
+// the user gets a clear 125 instead of a 126 from inside the container.
+void validate_exec_size(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+
 void to_json(nlohmann::json& j, const VolumeSpec& v);
 void from_json(const nlohmann::json& j, VolumeSpec& v);
 void to_json(nlohmann::json& j, const ContainerSpec& s);

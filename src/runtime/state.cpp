@@ -329,9 +329,30 @@ void StateStore::remove(const std::string& id) {
       throw sys::SysError(ec.value(), "remove container '" + id + "'");
     if (!name.empty()) names_.release(name, id);
   }
+  remove_tree(gone);
+}
+
+void StateStore::remove_tree(const fs::path& dir) {
+  // A gc sweeping the same .rm- directory may delete entries under us:
+  // what counts is that it is gone.
   std::error_code ec;
-  fs::remove_all(gone, ec);
-  if (ec) throw sys::SysError(ec.value(), "remove '" + gone.string() + "'");
+  fs::remove_all(dir, ec);
+  if (ec && fs::exists(dir)) throw sys::SysError(ec.value(), "remove '" + dir.string() + "'");
+}
+
+size_t StateStore::sweep_temps() {
+  std::vector<fs::path> leftovers;
+  auto l = store_lock();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(containers_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".tmp-") || name.starts_with(".rm-")) leftovers.push_back(entry.path());
+  }
+  for (const auto& dir : leftovers) {
+    remove_tree(dir);
+    log::info("removed '" + dir.string() + "', left by an nrun that was killed");
+  }
+  return leftovers.size();
 }
 
 }  // namespace nrun::runtime

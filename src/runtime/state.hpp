@@ -110,6 +110,11 @@ class StateStore {
   // The caller makes sure nothing runs.
   void remove(const std::string& id);
 
+  // Removes what a killed nrun left in the store: a record it was writing
+  // (.tmp-ID, only ever made under the store lock, which this takes) and
+  // one it was deleting (.rm-ID). Returns how many went.
+  size_t sweep_temps();
+
   // The record lock, for callers that must hold it across several steps.
   sys::FileLock lock(const std::string& id, sys::FileLock::Mode mode) const;
 
@@ -121,6 +126,7 @@ class StateStore {
   sys::FileLock store_lock() const;  // ids and names
   bool record_exists(const std::string& id) const;
   void ensure_name_index() const;
+  static void remove_tree(const std::filesystem::path& dir);
 };
 
 // True when a record's pid is really that container's live process.

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/launch_error.hpp"
 #include "runtime/sys/error.hpp"
 
 namespace nrun::runtime {
@@ -90,6 +91,17 @@ std::optional<SyncMessage> SyncSocket::receive(sys::Fd* received) {
     }
   }
   return m;
+}
+
+void await_exec(SyncSocket& sync, sys::Fd* pty_master, const std::string& what) {
+  bool executing = false;
+  while (auto msg = sync.receive(pty_master)) {
+    if (msg->type == SyncType::executing) executing = true;
+    if (msg->type != SyncType::error) continue;
+    if (msg->exit_code == 126 || msg->exit_code == 127) throw LaunchError(msg->exit_code, msg->message());
+    throw sys::Error(msg->message());
+  }
+  if (!executing) throw sys::Error(what + " died during set-up, before it could exec the command");
 }
 
 }  // namespace nrun::runtime

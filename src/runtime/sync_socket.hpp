@@ -22,6 +22,8 @@ enum class SyncType : uint32_t {
   // exec trampoline -> monitor: the command's execve failed; text is the
   // path. receive() hands it on as an `error` with the errno's text.
   exec_failed = NRUN_SYNC_EXEC_FAILED,
+  // exec trampoline -> monitor: the command's execve comes next.
+  executing = NRUN_SYNC_EXECUTING,
 };
 
 struct SyncMessage {
@@ -57,5 +59,12 @@ class SyncSocket {
 };
 
 std::pair<SyncSocket, SyncSocket> make_sync_pair();
+
+// The launching side's end of a start: reads messages until the peer's
+// command runs (EOF after `executing`). A pty master the peer sends goes to
+// *pty_master. Throws LaunchError (126/127) or sys::Error for a failure the
+// peer reports, and sys::Error when the peer died before its execve
+// (killed during set-up). `what` names the process in that error.
+void await_exec(SyncSocket& sync, sys::Fd* pty_master, const std::string& what);
 
 }  // namespace nrun::runtime

@@ -16,8 +16,9 @@
  *
  * argv: [ tag, SYNC_FD, PATH, ARGV0, ARGV1, ... ]
  *   SYNC_FD  nrun's sync socket (decimal), left open across the first exec;
- *            marked close-on-exec here, so the command's execve closes it
- *            (EOF tells nrun the command runs), or it carries the failure.
+ *            marked close-on-exec here, so the command's execve closes it.
+ *            An "executing" message goes first: EOF after it tells nrun the
+ *            command runs, EOF without it that the process died in set-up.
  *   PATH     the file to exec, already searched in the container's PATH.
  * On failure a message of the sync protocol (sync_wire.h) goes to SYNC_FD,
  * and the exit status is 127 (not found) or 126, as a shell's.
@@ -26,14 +27,20 @@
 
 
 #if defined(__x86_64__)
-#define NR_write 1
+#define NR_sendto 44
 #define NR_fcntl 72
 #define NR_prctl 157
 #define NR_execve 59
 #define NR_exit_group 231
-static long sys3(long n, long a, long b, long c) {
+static long sys6(long n, long a, long b, long c, long d, long e, long f) {
   long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
   return ret;
 }
 __asm__(
@@ -46,17 +53,20 @@ __asm__(
     "  call trampoline_main\n"
     "  hlt\n");
 #elif defined(__aarch64__)
-#define NR_write 64
+#define NR_sendto 206
 #define NR_fcntl 25
 #define NR_prctl 167
 #define NR_execve 221
 #define NR_exit_group 94
-static long sys3(long n, long a, long b, long c) {
+static long sys6(long n, long a, long b, long c, long d, long e, long f) {
   register long x8 __asm__("x8") = n;
   register long x0 __asm__("x0") = a;
   register long x1 __asm__("x1") = b;
   register long x2 __asm__("x2") = c;
-  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
   return x0;
 }
 __asm__(
@@ -74,6 +84,16 @@ __asm__(
 #define FD_CLOEXEC 1
 #define PR_SET_DUMPABLE 4
 #define ENOENT 2
+#define MSG_NOSIGNAL 0x4000
+
+static long sys3(long n, long a, long b, long c) { return sys6(n, a, b, c, 0, 0, 0); }
+
+/* A message on the sync socket; MSG_NOSIGNAL, so a monitor that is gone
+ * costs an error, not a SIGPIPE. */
+static void send_sync(int sync, const struct nrun_sync_wire* m) {
+  sys6(NR_sendto, sync, (long)m, sizeof *m, MSG_NOSIGNAL, 0, 0);
+}
+
 
 static __attribute__((noreturn)) void exit_group(int code) {
   for (;;) sys3(NR_exit_group, code, 0, 0);
@@ -101,16 +121,18 @@ __attribute__((noreturn, used)) void trampoline_main(long* sp) {
    * sync socket; the command's execve makes it dumpable again. */
   sys3(NR_prctl, PR_SET_DUMPABLE, 0, 0);
   if (sys3(NR_fcntl, sync, F_SETFD, FD_CLOEXEC) < 0) exit_group(126);
-  const long err = -sys3(NR_execve, (long)argv[2], (long)(argv + 3), (long)envp);
-
   struct nrun_sync_wire m;
   char* p = (char*)&m;
   for (unsigned long i = 0; i < sizeof m; ++i) p[i] = 0;
+  m.type = NRUN_SYNC_EXECUTING;
+  send_sync(sync, &m);
+  const long err = -sys3(NR_execve, (long)argv[2], (long)(argv + 3), (long)envp);
+
   m.type = NRUN_SYNC_EXEC_FAILED;
   m.err = (int)err;
   m.exit_code = err == ENOENT ? 127 : 126;
   const char* path = argv[2];
   for (unsigned long i = 0; path[i] && i < sizeof m.text - 1; ++i) m.text[i] = path[i];
-  sys3(NR_write, sync, (long)&m, sizeof m);
+  send_sync(sync, &m);
   exit_group(m.exit_code);
 }

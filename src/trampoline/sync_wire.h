@@ -8,6 +8,11 @@
  * fails: text is the path, err the errno; nrun turns it into an error. */
 #define NRUN_SYNC_EXEC_FAILED 4
 
+/* Sent by the trampoline just before the command's execve: EOF after it
+ * means the command runs (or ran); EOF without it means the process died
+ * during set-up. */
+#define NRUN_SYNC_EXECUTING 5
+
 struct nrun_sync_wire {
   unsigned int type;
   int err;

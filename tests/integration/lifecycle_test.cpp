@@ -324,5 +324,34 @@ TEST_F(LifecycleTest, AfterARebootRmContainersOfTheLastBootAreRemovedAndTornReco
   EXPECT_TRUE(record_ids().empty());
 }
 
+
+// init killed before it could exec the command (strace kills it at one of
+// its set-up syscalls): run -d fails with 125 and leaves nothing, on the
+// default network too; the same run then succeeds.
+TEST_F(LifecycleTest, RunDetachedFailsWhenInitDiesDuringSetUp) {
+  if (run_process({"strace", "-V"}).exit_code != 0) GTEST_SKIP() << "strace is not installed";
+  const auto links_before = lines(run_process({"ip", "-o", "link"}).out).size();
+  for (const std::string net : {"none", "bridge"})
+    for (const std::string call : {"pivot_root", "sethostname", "execveat"}) {
+      SCOPED_TRACE(call + " with --net " + net);
+      std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call,
+                                       "-e", "inject=" + call + ":signal=KILL"};
+      for (auto& a : nrun_argv({"run", "-d", "--net", net, "--name", "victim", "busybox", "sleep", "100"}))
+        argv.push_back(std::move(a));
+      const RunResult r = run_process(argv);
+      EXPECT_EQ(r.exit_code, 125) << r;
+      EXPECT_TRUE(contains(r.err, "died during set-up")) << r;
+      EXPECT_EQ(r.out, "") << r;
+      EXPECT_TRUE(record_ids().empty()) << "a record stays after " << r;
+    }
+  // The default bridge stays, as Docker's docker0 does; nothing else.
+  EXPECT_LE(lines(run_process({"ip", "-o", "link"}).out).size(), links_before + 1);
+  std::error_code ec;
+  for (const auto& lease : std::filesystem::directory_iterator(root() / "networks" / "bridge.leases", ec))
+    ADD_FAILURE() << "lease left: " << lease.path();
+  const std::string id = run_detached({"--net", "none", "--name", "victim", "busybox", "sleep", "100"});
+  EXPECT_EQ(nrun({"rm", "-f", id}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace nrun::it

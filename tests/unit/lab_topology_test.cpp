@@ -213,7 +213,13 @@ TEST(LabTopology, AnInterfaceUsedTwice) {
   // r1's second network is its eth1: a link cannot take that name.
   EXPECT_ERROR(with("\"r1:eth5\", \"r2:eth5\"", "\"r1:eth1\", \"r2:eth5\""),
                "links[0].endpoints[0]: interface 'r1:eth1' is used twice (also by nodes.r1.networks.lan2)");
-  EXPECT_ERROR(with("\"r1:eth5\", \"r2:eth5\"", "\"r1:eth5\", \"r1:eth5\""), "both ends are 'r1:eth5'");
+  EXPECT_ERROR(with("\"r1:eth5\", \"r2:eth5\"", "\"r1:eth5\", \"r1:eth5\""),
+               "both ends are on node 'r1': a link joins two different nodes");
+}
+
+TEST(LabTopology, ALinkFromANodeToItself) {
+  EXPECT_ERROR(with("\"r1:eth5\", \"r2:eth5\"", "\"r1:eth5\", \"r1:eth6\""),
+               "links[0].endpoints: both ends are on node 'r1': a link joins two different nodes");
 }
 
 TEST(LabTopology, DuplicateAddresses) {

@@ -54,6 +54,16 @@ TEST(NetIp, Overlap) {
   EXPECT_TRUE(overlaps(parse_cidr("0.0.0.0/0"), parse_cidr("1.2.3.4/32")));
 }
 
+TEST(NetIp, ReservedBlocks) {
+  for (const char* bad : {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/24", "239.1.0.0/16",
+                          "240.0.0.0/8", "255.255.255.0/24", "160.0.0.0/3"})
+    EXPECT_TRUE(reserved_block_of(parse_cidr(bad)).has_value()) << bad;
+  for (const char* good : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "1.0.0.0/8",
+                           "223.255.255.0/24", "169.253.0.0/16"})
+    EXPECT_FALSE(reserved_block_of(parse_cidr(good)).has_value()) << good;
+  EXPECT_EQ(*reserved_block_of(parse_cidr("224.0.0.0/24")), "multicast 224.0.0.0/4");
+}
+
 TEST(NetIp, Mac) {
   EXPECT_EQ(parse_mac("02:42:AC:11:00:02").str(), "02:42:ac:11:00:02");
   EXPECT_EQ(parse_mac("02-42-ac-11-00-02").str(), "02:42:ac:11:00:02");

@@ -162,3 +162,14 @@ TEST(ImageArgument, FirstWordIsImageOnlyWhenItExists) {
   EXPECT_EQ(r.command, std::vector<std::string>{"sh"});
   EXPECT_THROW(split_image_and_command({"--bogus", "x"}, is_image, "busybox"), UsageError);
 }
+
+TEST(Spec, ExecSizeAgainstTheKernelsLimits) {
+  EXPECT_NO_THROW(validate_exec_size({"sh", "-c", std::string(100000, 'x')}, {"A=" + std::string(100000, 'y')}));
+  // One string past MAX_ARG_STRLEN.
+  EXPECT_THROW(validate_exec_size({"true"}, {"A=" + std::string(1 << 20, 'y')}), UsageError);
+  EXPECT_THROW(validate_exec_size({"echo", std::string(131072, 'x')}, {}), UsageError);
+  // Many strings, each fine, past the total (7 MB of 100 KB variables, over any stack limit).
+  std::vector<std::string> env;
+  for (int i = 0; i < 70; ++i) env.push_back("V" + std::to_string(i) + "=" + std::string(100000, 'z'));
+  EXPECT_THROW(validate_exec_size({"true"}, env), UsageError);
+}

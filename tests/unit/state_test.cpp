@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "temp_dir.hpp"
@@ -288,3 +289,21 @@ TEST(StateStoreTorn, TornRecordIsSkippedFoundAndRemovable) {
   }
 }
 }  // namespace
+
+// What an nrun killed while writing (or deleting) a record leaves behind.
+TEST_F(StateStoreTest, SweepRemovesTheTempDirsOfAKilledNrun) {
+  StateStore store(root_);
+  const auto kept = store.create(spec("kept"));
+  const fs::path containers = root_ / "containers";
+  const std::string a(64, 'a'), b(64, 'b');
+  fs::create_directories(containers / (".tmp-" + a) / "upper/deep");
+  std::ofstream(containers / (".tmp-" + a) / "config.json") << "{\"name\": \"half";
+  fs::create_directories(containers / (".rm-" + b) / "upper");
+  EXPECT_EQ(store.sweep_temps(), 2u);
+  EXPECT_FALSE(fs::exists(containers / (".tmp-" + a)));
+  EXPECT_FALSE(fs::exists(containers / (".rm-" + b)));
+  EXPECT_NO_THROW(store.load(kept.id));
+  EXPECT_EQ(store.sweep_temps(), 0u);  // idempotent
+  // A name claimed by the killed create is free again.
+  EXPECT_NO_THROW(store.create(spec("half")));
+}

@@ -529,7 +529,17 @@ NetworkConfig ensure_default_network(NetEnv& env) {
 
 void remove_network(NetEnv& env, const std::string& name, const std::function<bool(const std::string&)>& container_exists) {
   auto lock = env.store.lock();
-  NetworkConfig n = env.store.get(name);
+  NetworkConfig n;
+  try {
+    n = env.store.get(name);
+  } catch (const CorruptNetwork& e) {
+    // What the file said (bridge, subnet) is lost with it: its files go, and
+    // a bridge it had stays for `ip link del`.
+    log::warn(std::string(e.what()) + ": removing the network's files; its bridge, if any, is left in place");
+    env.store.remove(name);
+    remove_hosts_batch_mark(env.store, name);
+    return;
+  }
   const auto stale = n.ipam.release_if([&](const Lease& l) { return !container_exists(l.container); });
   if (!n.ipam.leases().empty()) {
     std::string who;

@@ -13,6 +13,7 @@
 
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
+#include "runtime/sys/log.hpp"
 
 namespace nrun::net {
 namespace fs = std::filesystem;
@@ -180,9 +181,9 @@ std::optional<NetworkConfig> NetworkStore::try_get_config(const std::string& nam
   try {
     return json::parse(*text).get<NetworkConfig>();
   } catch (const json::exception& e) {
-    throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
+    throw CorruptNetwork("corrupt network file '" + path_of(name).string() + "': " + e.what());
   } catch (const UsageError& e) {
-    throw sys::Error("corrupt network file '" + path_of(name).string() + "': " + e.what());
+    throw CorruptNetwork("corrupt network file '" + path_of(name).string() + "': " + e.what());
   }
 }
 
@@ -290,7 +291,11 @@ std::vector<NetworkConfig> NetworkStore::list() const {
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string file = entry.path().filename().string();
     if (file.size() <= 5 || file[0] == '.' || file.compare(file.size() - 5, 5, ".json") != 0) continue;
-    if (auto n = try_get(file.substr(0, file.size() - 5))) out.push_back(std::move(*n));
+    try {
+      if (auto n = try_get(file.substr(0, file.size() - 5))) out.push_back(std::move(*n));
+    } catch (const CorruptNetwork& e) {
+      log::warn(std::string(e.what()) + ", ignoring (nrun network rm removes it)");
+    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;

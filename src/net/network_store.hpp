@@ -22,12 +22,20 @@
 
 #include "net/ip.hpp"
 #include "net/ipam.hpp"
+#include "runtime/sys/error.hpp"
 #include "runtime/sys/lock.hpp"
 
 namespace nrun::net {
 
 inline constexpr const char* kDefaultNetwork = "bridge";
 inline constexpr unsigned kDefaultMtu = 1500;
+
+// A network file that does not parse. list() skips such a network with a
+// warning, so one bad file never blocks the others; remove_network()
+// removes it.
+struct CorruptNetwork : sys::Error {
+  using sys::Error::Error;
+};
 
 struct NetworkConfig {
   std::string name;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "runtime/cgroup.hpp"
 #include "runtime/container_log.hpp"
 #include "runtime/host_resources.hpp"
 #include "runtime/launch_error.hpp"
@@ -331,8 +332,36 @@ void stop_container(StateStore& store, const std::string& id, int timeout_secs) 
   wait_for_monitor(store, id, rec.state, 128 + sig);
 }
 
+// A record whose files do not parse (emptied, torn): what the container
+// holds is found from its id instead. Its cgroup is nrun/<id>, and removing
+// it kills what still runs there (init, when the container was running);
+// its veths are named from the id and its leases and nft elements carry it,
+// which is what detach_networks undoes for a lost network record.
+void remove_corrupt_container(StateStore& store, const std::string& id) {
+  ContainerRecord rec;
+  rec.id = id;
+  if (auto config = store.try_load_config(id)) rec.config = std::move(*config);
+  ContainerState lost;  // cgroup and network null: not known
+  try {
+    if (auto cg = make_container_cgroup(host_cgroup_layout(), id)) cg->remove();
+  } catch (const std::exception& e) {
+    log::warn("remove the cgroup of " + rec.short_id() + ": " + sys::describe(e) + ", ignoring");
+  }
+  teardown_host_resources(store, rec, lost);
+  store.remove(id);
+  log::warn("removed container record " + rec.short_id() + ", which was corrupt; its cgroup, veths, leases and "
+            "nft elements were looked up by its id");
+}
+
 void remove_container(StateStore& store, const std::string& id, bool force) {
-  const ContainerRecord rec = store.load(id);
+  ContainerRecord rec;
+  try {
+    rec = store.load(id);
+  } catch (const CorruptRecord& e) {
+    if (!force) throw sys::UsageError(std::string(e.what()) + "; 'nrun rm -f' removes it");
+    remove_corrupt_container(store, id);
+    return;
+  }
   if (is_alive(rec.state)) {
     // Only for the refusal's message: finding the sharers reads every
     // record, and a lab's destroy removes each node with -f.

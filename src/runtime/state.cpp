@@ -257,6 +257,15 @@ std::optional<ContainerRecord> StateStore::try_load(const std::string& id) const
   }
 }
 
+std::optional<ContainerSpec> StateStore::try_load_config(const std::string& id) const {
+  try {
+    auto l = lock(id, sys::FileLock::Mode::shared);
+    return read_json(dir(id) / kConfigFile).get<ContainerSpec>();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 std::vector<std::string> StateStore::corrupt_records() const {
   std::vector<std::string> out;
   std::error_code ec;

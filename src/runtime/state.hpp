@@ -91,6 +91,9 @@ class StateStore {
   // exited.
   ContainerRecord load(const std::string& id) const;
   std::optional<ContainerRecord> try_load(const std::string& id) const;
+  // The config alone, for a record whose state.json is corrupt; nullopt
+  // when it is missing or corrupt too.
+  std::optional<ContainerSpec> try_load_config(const std::string& id) const;
   std::vector<ContainerRecord> list() const;
   // The ids of records whose files do not parse (CorruptRecord).
   std::vector<std::string> corrupt_records() const;

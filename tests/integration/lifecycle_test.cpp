@@ -353,5 +353,38 @@ TEST_F(LifecycleTest, RunDetachedFailsWhenInitDiesDuringSetUp) {
   EXPECT_EQ(nrun({"rm", "-f", id}).exit_code, 0);
 }
 
+
+// An emptied state.json of a running container on the default network:
+// rm refuses without -f and names the way out; rm -f kills it and frees its
+// cgroup, veth and lease, found by its id.
+TEST_F(LifecycleTest, RmForceRemovesARunningContainerWhoseStateIsCorrupt) {
+  const std::string id = run_detached({"--name", "victim", "busybox", "sleep", "100"});
+  const auto state = nlohmann::json::parse(read_file(root() / "containers" / id / "state.json"));
+  const int pid = state["pid"].get<int>();
+  std::vector<std::string> cgroup_dirs;
+  const nlohmann::json paths = state["cgroup"].value("paths", nlohmann::json::object());
+  for (const auto& [controller, dir] : paths.items()) cgroup_dirs.push_back(dir.get<std::string>());
+  if (state["cgroup"].contains("path")) cgroup_dirs.push_back(state["cgroup"]["path"].get<std::string>());
+  const std::string veth = "nr" + id.substr(0, 12);
+  ASSERT_TRUE(contains(run_process({"ip", "-o", "link"}).out, veth));
+  write_file(root() / "containers" / id / "state.json", "");
+
+  const RunResult refused = nrun({"rm", "victim"});
+  expect_usage_error(refused, "rm of a corrupt record");
+  EXPECT_TRUE(contains(refused.err, "rm -f")) << refused;
+  const RunResult r = nrun({"rm", "-f", "victim"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(record_ids().empty());
+  EXPECT_TRUE(wait_until([&] { return !pid_alive(pid); })) << "init still runs";
+  EXPECT_TRUE(wait_until([&] { return !contains(run_process({"ip", "-o", "link"}).out, veth); })) << "veth left";
+  EXPECT_FALSE(any_exists(cgroup_dirs)) << "cgroup left";
+  std::error_code ec;
+  for (const auto& lease : std::filesystem::directory_iterator(root() / "networks" / "bridge.leases", ec))
+    ADD_FAILURE() << "lease left: " << lease.path();
+  // The name is free again.
+  const std::string again = run_detached({"--name", "victim", "--net", "none", "busybox", "sleep", "100"});
+  EXPECT_EQ(nrun({"rm", "-f", again}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace nrun::it

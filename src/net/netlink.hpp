@@ -81,7 +81,10 @@ sys::Fd open_netns_of(pid_t pid);
 
 // A connected NETLINK_ROUTE socket in the calling thread's namespace.
 NlSock open_rtnl();
-// The same, bound to the namespace `netns` (an fd of /proc/PID/ns/net).
+// The same, bound to the namespace `netns` (an fd of /proc/PID/ns/net):
+// this thread joins it, opens the socket and returns. When it cannot return
+// it does not go on in the wrong namespace: it prints an error and exits
+// 125 (never an abort). Refuses to run in a multi-threaded process.
 NlSock open_rtnl_in(const sys::Fd& netns);
 
 // A libnl address from an IPv4 address and prefix.

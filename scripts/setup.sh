@@ -10,7 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libarchive-dev libseccomp-dev
   libzstd-dev liblz4-dev libacl1-dev libbz2-dev liblzma-dev zlib1g-dev  # libarchive.a links against them
   busybox-static iproute2 nftables util-linux
-  strace  # tests: syscalls failed or killed at chosen points (fault injection)
+  strace  # tests: syscalls failed or processes killed at chosen points (fault injection)
   qemu-system-x86 cpio  # tests/vm: the cgroup v2 driver on a real v2-only kernel
 )
 

@@ -102,6 +102,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     print_error(e);
     return kNrunFailed;
+  } catch (...) {
+    // Nothing nrun throws lands here; a library's odd type must still end
+    // in an error, not std::terminate.
+    log::error("unknown error");
+    return kNrunFailed;
   }
   return g.exit_code;
 }

@@ -30,6 +30,7 @@ constexpr int kTbfLatencyUs = 100 * 1000;
 int ifindex_of(nl_sock* sock, const std::string& ifname) {
   rtnl_link* raw = nullptr;
   nl_check(rtnl_link_get_kernel(sock, 0, ifname.c_str(), &raw), "look up link '" + ifname + "'");
+  if (!raw) throw sys::Error("look up link '" + ifname + "': the kernel's answer held no link");
   const Link link(raw);
   return rtnl_link_get_ifindex(link.get());
 }

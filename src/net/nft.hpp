@@ -114,6 +114,8 @@ class NftFirewall : public Firewall {
 
  private:
   void send(NftBatch& b);
+  // Before each request: drops what an exchange not read to its end left.
+  void begin_request();
   std::vector<Forward> dump_map(const char* map);
   // The comment of `bridge`'s element in @bridges; nullopt when there is
   // no such element (or table, or set).
@@ -121,6 +123,7 @@ class NftFirewall : public Firewall {
   MnlSock sock_;
   uint32_t portid_ = 0;
   uint32_t seq_;
+  bool dirty_ = false;  // the socket may hold replies no request is waiting for
 };
 
 }  // namespace nrun::net

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "net/netlink.hpp"
 #include "net/nft.hpp"
 #include "runtime/sys/log.hpp"
 
@@ -51,12 +52,24 @@ NftFirewall::NftFirewall() : seq_(static_cast<uint32_t>(::time(nullptr))) {
   portid_ = mnl_socket_get_portid(sock_.get());
 }
 
+void NftFirewall::begin_request() {
+  // The last exchange was not read to its end (a failed receive, an early
+  // stop): drop what is left, so the acks of its sequence numbers cannot be
+  // taken for this one's and a dump left running cannot make the next one
+  // fail with EBUSY.
+  if (dirty_ && drain_netlink(mnl_socket_get_fd(sock_.get())) < 0)
+    sys::check(-1, "drop the unread replies on the netfilter socket");
+  dirty_ = true;  // until this exchange is read in full
+}
+
 void NftFirewall::send(NftBatch& b) {
   if (b.empty()) return;
   b.finish();
   if (log::enabled(log::Level::debug))
     for (const auto& line : describe_batch(b)) log::debug("nft: " + line);
   const auto& bytes = b.bytes();
+  begin_request();
+  seq_ = b.next_seq();  // used, whatever comes of it: never reused for another batch
   if (mnl_socket_sendto(sock_.get(), bytes.data(), bytes.size()) < 0) sys::check(-1, "send nftables batch");
   size_t pending = b.size();
   int first_err = 0;
@@ -87,7 +100,7 @@ void NftFirewall::send(NftBatch& b) {
       if (more <= 0) break;
     }
   }
-  seq_ = b.next_seq();
+  dirty_ = pending > 0;
   if (first_err) throw NftError(first_err, b.what_of(err_seq));
 }
 
@@ -98,6 +111,7 @@ std::vector<Forward> NftFirewall::dump_map(const char* map) {
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(req.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
     auto s = make_set(map);
     nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+    begin_request();
     if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) sys::check(-1, "send nftables dump request");
     std::vector<Forward> out;
     bool interrupted = false, done = false;
@@ -119,7 +133,10 @@ std::vector<Forward> NftFirewall::dump_map(const char* map) {
         if (m->nlmsg_type == NLMSG_ERROR) {
           const int e = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m))->error;
           if (e == 0) continue;
-          if (e == ENOENT) return {};  // no table or map yet: nothing published
+          if (e == ENOENT) {
+            dirty_ = false;  // the answer, complete
+            return {};  // no table or map yet: nothing published
+          }
           throw NftError(e, std::string("list @") + map);
         }
         NftSet part(nftnl_set_alloc());
@@ -142,6 +159,7 @@ std::vector<Forward> NftFirewall::dump_map(const char* map) {
             &ctx);
       }
     }
+    dirty_ = false;
     if (!interrupted) return out;
     log::debug(std::string("nft: dump of @") + map + " interrupted, restarting");
   }
@@ -162,6 +180,7 @@ std::optional<std::string> NftFirewall::try_bridge_comment(const std::string& br
   nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, name, IFNAMSIZ);
   nftnl_set_elem_add(s.get(), e.release());  // the set owns it
   nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+  begin_request();
   if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) sys::check(-1, "send nftables element lookup");
   std::optional<std::string> comment;
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
@@ -176,6 +195,7 @@ std::optional<std::string> NftFirewall::try_bridge_comment(const std::string& br
       if (m->nlmsg_seq != seq) continue;
       if (m->nlmsg_type == NLMSG_ERROR) {
         const int err = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m))->error;
+        dirty_ = false;  // the ack ends the answer
         if (err == 0) return comment;
         if (err == ENOENT) return std::nullopt;  // no element, set or table
         throw NftError(err, "look up '" + bridge + "' in @" + kBridgesSet);

@@ -23,6 +23,7 @@ void create_p2p_veth(nl_sock* sock_a, const P2pEnd& a, const P2pEnd& b, const sy
   Link veth(rtnl_link_veth_alloc());
   if (!veth) throw sys::Error("allocate veth: out of memory");
   Link peer(rtnl_link_veth_get_peer(veth.get()));  // libnl 3.7 takes a reference
+  if (!peer) throw sys::Error("veth without a peer");
   rtnl_link_set_name(veth.get(), a.ifname.c_str());
   rtnl_link_set_name(peer.get(), b.ifname.c_str());
   set_mac(veth.get(), a.mac);

@@ -35,6 +35,9 @@ std::optional<Link> LibnlRtnl::try_get_link(const std::string& name) {
     if (is_missing(-rc)) return std::nullopt;
     nl_check(rc, "look up link " + quoted(name));
   }
+  // Success without an object is an answer that was not ours; never
+  // hand on a null link.
+  if (!raw) throw sys::Error("look up link " + quoted(name) + ": the kernel's answer held no link");
   return Link(raw);
 }
 
@@ -54,6 +57,7 @@ void LibnlRtnl::ensure_bridge(const std::string& name, unsigned mtu, std::option
         throw sys::Error("a network interface named " + quoted(name) + " exists and is not a bridge");
       if (!(rtnl_link_get_flags(existing->get()) & IFF_UP)) {
         Link change(rtnl_link_alloc());
+        if (!change) throw sys::Error("allocate link: out of memory");
         rtnl_link_set_flags(change.get(), IFF_UP);
         nl_check(rtnl_link_change(sock_.get(), existing->get(), change.get(), 0), "bring up bridge " + quoted(name));
       }
@@ -101,6 +105,7 @@ void LibnlRtnl::create_veth(const VethSpec& v) {
   Link veth(rtnl_link_veth_alloc());
   if (!veth) throw sys::Error("allocate veth: out of memory");
   Link peer(rtnl_link_veth_get_peer(veth.get()));  // libnl 3.7 takes a reference
+  if (!peer) throw sys::Error("veth without a peer");
   rtnl_link_set_name(veth.get(), v.host_name.c_str());
   rtnl_link_set_master(veth.get(), rtnl_link_get_ifindex(master.get()));
   rtnl_link_set_flags(veth.get(), IFF_UP);
@@ -136,6 +141,7 @@ bool LibnlRtnl::delete_link_if_exists(const std::string& name) {
 std::vector<std::string> LibnlRtnl::link_names() {
   nl_cache* raw = nullptr;
   nl_check(rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, &raw), "list links");
+  if (!raw) throw sys::Error("list links: no cache");
   NlCache cache(raw);
   std::vector<std::string> out;
   for_each_object<rtnl_link>(cache.get(), [&](rtnl_link* l) {
@@ -148,6 +154,7 @@ std::vector<Cidr> LibnlRtnl::routed_subnets() {
   nl_cache* raw = nullptr;
   // libnl restarts a dump interrupted by a concurrent change (NLE_DUMP_INTR).
   nl_check(rtnl_route_alloc_cache(sock_.get(), AF_INET, 0, &raw), "list routes");
+  if (!raw) throw sys::Error("list routes: no cache");
   NlCache cache(raw);
   std::vector<Cidr> out;
   for_each_object<rtnl_route>(cache.get(), [&](rtnl_route* r) {

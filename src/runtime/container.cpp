@@ -280,6 +280,9 @@ void start_detached(Stores s, const std::string& id, bool remove_on_failure) {
     } catch (const std::exception& e) {
       log::error("monitor: " + sys::describe(e));
       rc = 1;
+    } catch (...) {
+      log::error("monitor: unknown error");
+      rc = 1;
     }
     ::_exit(rc);
   }

@@ -58,6 +58,8 @@ struct ExecArgs {
     sync.send_error(e.code().value(), 125, e.what());
   } catch (const std::exception& e) {
     sync.send_error(0, 125, e.what());
+  } catch (...) {
+    sync.send_error(0, 125, "exec in the container failed");
   }
   ::_exit(125);
 }

@@ -1,6 +1,7 @@
 #include "runtime/container_copy.hpp"
 
 #include <dirent.h>
+#include <endian.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -91,6 +92,40 @@ ssize_t read_sized(std::string& buf, Call call) {
   }
 }
 
+// POSIX ACLs go to the disk writer as libarchive ACL entries, which it sets
+// with acl_set_fd; it does not restore system.posix_acl_* given as xattrs.
+// The xattr is the kernel's format (include/uapi/linux/posix_acl_xattr.h):
+// a little-endian u32 version 2, then {u16 tag, u16 perm, u32 id} entries.
+void add_acl(archive_entry* e, std::string_view name, const std::string& value, const std::string& rel) {
+  const int type = name == "system.posix_acl_default" ? ARCHIVE_ENTRY_ACL_TYPE_DEFAULT : ARCHIVE_ENTRY_ACL_TYPE_ACCESS;
+  const auto bad = [&] { return sys::Error("container file " + shown(rel) + ": malformed " + std::string(name)); };
+  uint32_t version = 0;
+  if (value.size() < 4 || (value.size() - 4) % 8 != 0) throw bad();
+  std::memcpy(&version, value.data(), 4);
+  if (le32toh(version) != 2) throw bad();
+  for (size_t off = 4; off < value.size(); off += 8) {
+    uint16_t tag, perm;
+    uint32_t id;
+    std::memcpy(&tag, value.data() + off, 2);
+    std::memcpy(&perm, value.data() + off + 2, 2);
+    std::memcpy(&id, value.data() + off + 4, 4);
+    int archive_tag;
+    switch (le16toh(tag)) {
+      case 0x01: archive_tag = ARCHIVE_ENTRY_ACL_USER_OBJ; break;
+      case 0x02: archive_tag = ARCHIVE_ENTRY_ACL_USER; break;
+      case 0x04: archive_tag = ARCHIVE_ENTRY_ACL_GROUP_OBJ; break;
+      case 0x08: archive_tag = ARCHIVE_ENTRY_ACL_GROUP; break;
+      case 0x10: archive_tag = ARCHIVE_ENTRY_ACL_MASK; break;
+      case 0x20: archive_tag = ARCHIVE_ENTRY_ACL_OTHER; break;
+      default: throw bad();
+    }
+    const bool named = archive_tag == ARCHIVE_ENTRY_ACL_USER || archive_tag == ARCHIVE_ENTRY_ACL_GROUP;
+    // r, w, x are the same bits in both formats.
+    archive_entry_acl_add_entry(e, type, le16toh(perm) & 07, archive_tag, named ? static_cast<int>(le32toh(id)) : -1,
+                                nullptr);
+  }
+}
+
 // The kept xattrs, read through the O_PATH fd. listxattr, not llistxattr:
 // following /proc/self/fd/N lands on the inode the fd holds (the symlink
 // itself when it holds one) and goes no further, whereas llistxattr would
@@ -111,7 +146,10 @@ void add_xattrs(archive_entry* e, const sys::Fd& path_fd, const std::string& rel
       const int err = errno;
       throw sys::SysError(err, "read xattr " + std::string(name) + " of container file " + shown(rel));
     }
-    archive_entry_xattr_add_entry(e, name, value.data(), value.size());
+    if (std::string_view(name).starts_with("system.posix_acl_"))
+      add_acl(e, name, value, rel);
+    else
+      archive_entry_xattr_add_entry(e, name, value.data(), value.size());
   }
 }
 

@@ -188,14 +188,25 @@ TEST_F(ContainerCopyTest, SwappingAFileForASymlinkDuringTheCopyNeverLeaksTheHost
   for (int i = 0; i < 50; ++i) write(upper_ / ("pad/" + std::to_string(i)), std::string(4096, 'x'));
   write(upper_ / "data/f", "container data\n");
   fs::create_symlink(secret_, upper_ / "data/s");
-  const pid_t swapper = ::fork();
-  ASSERT_GE(swapper, 0);
-  if (swapper == 0) {
+  // Killed and reaped however the test ends.
+  struct Swapper {
+    pid_t pid = ::fork();
+    ~Swapper() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } swapper;
+  ASSERT_GE(swapper.pid, 0);
+  if (swapper.pid == 0) {
     const std::string f = (upper_ / "data/f").string(), s = (upper_ / "data/s").string();
     for (;;) ::renameat2(AT_FDCWD, f.c_str(), AT_FDCWD, s.c_str(), RENAME_EXCHANGE);
   }
+  // libarchive's path-based reader (copy_tree, what commit used before)
+  // leaks within the first two copies under this swapper.
+  constexpr int kCopies = 100;
   int copies = 0, saw_link_as_f = 0;
-  for (; copies < 300; ++copies) {
+  for (; copies < kCopies; ++copies) {
     const fs::path d = tmp_.path() / ("dest" + std::to_string(copies));
     fs::create_directories(d);
     copy_container_tree(upper_, d);
@@ -207,9 +218,7 @@ TEST_F(ContainerCopyTest, SwappingAFileForASymlinkDuringTheCopyNeverLeaksTheHost
     if (fs::is_symlink(d / "data/f")) ++saw_link_as_f;
     fs::remove_all(d);
   }
-  ::kill(swapper, SIGKILL);
-  ::waitpid(swapper, nullptr, 0);
-  EXPECT_EQ(copies, 300);
+  EXPECT_EQ(copies, kCopies);
   EXPECT_GT(saw_link_as_f, 0) << "the swapper never ran during a copy";
 }
 

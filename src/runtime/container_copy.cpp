@@ -27,10 +27,6 @@ namespace {
 using Dir = std::unique_ptr<DIR, sys::CFree<closedir>>;
 
 constexpr uint64_t kResolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-// openat2 says EAGAIN when it cannot rule out that a concurrent rename let
-// the lookup escape; the container can cause that at will, so retries are
-// bounded and then the copy fails rather than spins.
-constexpr int kEagainRetries = 64;
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 std::string child_rel(const std::string& parent, const char* name) {
@@ -52,10 +48,10 @@ std::optional<sys::Fd> try_open_beneath(int dirfd, const char* name, const std::
   open_how how{};
   how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = kResolve;
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     const int fd = sys::sys_openat2(dirfd, name, &how);
     if (fd >= 0) return sys::Fd(fd);
-    if (errno == EINTR || (errno == EAGAIN && attempt < kEagainRetries)) continue;
+    if (errno == EINTR) continue;
     if (errno == ENOENT) return std::nullopt;
     if (errno == EXDEV) {
       log::debug("container file " + shown(rel) + " is a mount point, skipping");

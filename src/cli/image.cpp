@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
+#include "runtime/container.hpp"
 #include "runtime/image_store.hpp"
 #include "runtime/state.hpp"
 #include "runtime/sys/error.hpp"
@@ -132,23 +133,26 @@ void add_export(CLI::App& image, Globals& g) {
 
 void add_commit(CLI::App& app, Globals& g) {
   auto container = std::make_shared<std::string>(), name = std::make_shared<std::string>();
+  auto pause = std::make_shared<bool>(true);
   auto* cmd = app.add_subcommand("commit", "Create an image from a container's changes");
   cmd->add_option("CONTAINER", *container, "Container name or id")->required();
   cmd->add_option("NAME", *name, "Name of the new image")->required();
+  cmd->add_flag("-p,--pause", *pause, "Pause a running container while its files are copied (default true)");
   cmd->footer(
       "\nThe new image is the container's image plus one layer holding what the\n"
-      "container changed; the base layers are shared, not copied.\n"
+      "container changed; the base layers are shared, not copied. A running\n"
+      "container is paused (cgroup freezer) while its files are copied and resumed\n"
+      "after; --pause=false copies it running. Either way the copy never follows a\n"
+      "symlink out of the container's files.\n"
       "\nExamples:\n"
       "  nrun commit web web-snapshot\n"
+      "  nrun commit --pause=false web web-live\n"
       "  nrun run --name c1 busybox sh -c 'echo hi > /greeting' && nrun commit c1 greeted\n");
-  cmd->callback([&g, container, name] {
+  cmd->callback([&g, container, name, pause] {
     require_image_name(*name);
     StateStore states(g.root);
-    const std::string id = states.resolve(*container);
-    const ContainerRecord rec = states.load(id);
     ImageStore images(g.root);
-    const ImageInfo base = images.get(rec.config.image);
-    images.commit(base, states.dir(id) / "upper", *name);
+    commit_container({states, images}, states.resolve(*container), *name, *pause);
   });
 }
 

@@ -1,8 +1,5 @@
 #include "runtime/archive.hpp"
-#include "runtime/sys/c_free.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "runtime/archive_disk.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
 #include "runtime/sys/log.hpp"
@@ -19,13 +17,7 @@ namespace nrun::runtime {
 namespace fs = std::filesystem;
 using sys::Error;
 
-namespace {
-
-using sys::CFree;
-using ReadArchive = std::unique_ptr<archive, CFree<archive_read_free>>;
-using WriteArchive = std::unique_ptr<archive, CFree<archive_write_free>>;
-using Entry = std::unique_ptr<archive_entry, CFree<archive_entry_free>>;
-using LinkResolver = std::unique_ptr<archive_entry_linkresolver, CFree<archive_entry_linkresolver_free>>;
+namespace archive_disk {
 
 // Everything a rootfs needs kept. FFLAGS is left out on purpose: an
 // immutable or append-only flag restored into a layer would make the layer
@@ -36,13 +28,11 @@ constexpr int kDiskFlags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIV
                            ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                            ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 
-[[noreturn]] void fail(archive* a, const std::string& what) {
+void fail(archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
   throw Error(what + ": " + (msg ? msg : "libarchive error"));
 }
 
-// libarchive reports problems it worked around (an xattr the filesystem
-// refuses, a time it could not set) as ARCHIVE_WARN; those are not fatal.
 void check_archive(archive* a, int rc, const std::string& what) {
   if (rc >= ARCHIVE_OK) return;
   if (rc == ARCHIVE_WARN) {
@@ -59,6 +49,28 @@ bool is_overlay_xattr(std::string_view name) {
 bool is_opaque_xattr(std::string_view name) {
   return name == "trusted.overlay.opaque" || name == "user.overlay.opaque";
 }
+
+WriteArchive open_disk_writer() {
+  WriteArchive w(archive_write_disk_new());
+  if (!w) throw std::bad_alloc();
+  // No archive_write_disk_set_standard_lookup(): uid/gid stay numeric.
+  check_archive(w.get(), archive_write_disk_set_options(w.get(), kDiskFlags), "set extract options");
+  return w;
+}
+
+LinkResolver open_link_resolver() {
+  LinkResolver links(archive_entry_linkresolver_new());
+  if (!links) throw std::bad_alloc();
+  archive_entry_linkresolver_set_strategy(links.get(), ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+  return links;
+}
+
+std::string join(const std::string& dest, const std::string& rel) { return rel.empty() ? dest : dest + "/" + rel; }
+
+}  // namespace archive_disk
+
+namespace {
+using namespace archive_disk;
 
 // Drops overlay-private xattrs, keeping the opaque marker when asked to.
 // Returns whether the entry carried an opaque marker set to "y".
@@ -95,14 +107,6 @@ bool is_whiteout(archive_entry* e) {
          archive_entry_rdevminor(e) == 0;
 }
 
-WriteArchive open_disk_writer() {
-  WriteArchive w(archive_write_disk_new());
-  if (!w) throw std::bad_alloc();
-  // No archive_write_disk_set_standard_lookup(): uid/gid stay numeric.
-  check_archive(w.get(), archive_write_disk_set_options(w.get(), kDiskFlags), "set extract options");
-  return w;
-}
-
 ReadArchive open_disk_reader(const fs::path& src, int behavior) {
   ReadArchive r(archive_read_disk_new());
   if (!r) throw std::bad_alloc();
@@ -124,8 +128,6 @@ std::string relative_to(const std::string& root, const char* pathname) {
   if (!rel) throw Error("read '" + root + "': unexpected entry '" + std::string(pathname) + "'");
   return *rel;
 }
-
-std::string join(const std::string& dest, const std::string& rel) { return rel.empty() ? dest : dest + "/" + rel; }
 
 // Copies the current entry's body from a reader to the disk writer, holes
 // and all.
@@ -258,9 +260,7 @@ void copy_tree(const fs::path& src, const fs::path& dest) {
   const std::string dest_root = fs::canonical(dest).string();
   ReadArchive in = open_disk_reader(src_root, 0);
   WriteArchive out = open_disk_writer();
-  LinkResolver links(archive_entry_linkresolver_new());
-  if (!links) throw std::bad_alloc();
-  archive_entry_linkresolver_set_strategy(links.get(), ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+  LinkResolver links = open_link_resolver();
 
   for (;;) {
     Entry owned(archive_entry_new());
@@ -308,9 +308,7 @@ void write_merged_tar(const std::vector<fs::path>& layers, const fs::path& file)
       const std::string read_what = "export layer '" + root + "'";
       ReadArchive in = open_disk_reader(root, ARCHIVE_READDISK_NO_SPARSE);
       // Hard links never cross layers, so each layer gets its own resolver.
-      LinkResolver links(archive_entry_linkresolver_new());
-      if (!links) throw std::bad_alloc();
-      archive_entry_linkresolver_set_strategy(links.get(), ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+      LinkResolver links = open_link_resolver();
       for (;;) {
         Entry owned(archive_entry_new());
         if (!owned) throw std::bad_alloc();

@@ -103,6 +103,28 @@ void cgroups_collect_exit_facts(ContainerState& state) noexcept {
   }
 }
 
+ScopedFreeze::ScopedFreeze(Cgroup& cg, std::chrono::milliseconds timeout) : cg_(cg) {
+  sigset_t held;
+  sigemptyset(&held);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&held, sig);
+  sys::check(::sigprocmask(SIG_BLOCK, &held, &old_mask_), "block signals");
+  try {
+    cg_.freeze(timeout);
+  } catch (...) {
+    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    throw;
+  }
+}
+
+ScopedFreeze::~ScopedFreeze() {
+  try {
+    cg_.thaw();
+  } catch (const std::exception& e) {
+    log::warn("thaw the container's cgroup: " + sys::describe(e) + ", ignoring");
+  }
+  ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
 CgroupEntry container_cgroup_entry(const ContainerState& state) {
   auto cg = cgroup_from_json(state.cgroup);
   return cg ? cg->entry() : CgroupEntry{};

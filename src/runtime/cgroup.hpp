@@ -7,8 +7,10 @@
 // directories they manage, detection takes the text of mountinfo and
 // /proc/self/cgroup, so unit tests run against a fake tree in a temp dir.
 #pragma once
+#include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -28,9 +30,11 @@ namespace nrun::runtime {
 // ------------------------------------------------ detection (cgroup_detect.cpp)
 
 // The v1 controllers nrun places a container in. cpuacct only counts CPU
-// time (for stats); it is often mounted together with cpu.
-inline const std::vector<std::string> kCgroupV1Controllers = {"cpu", "cpuacct", "cpuset", "devices", "memory",
-                                                              "pids"};
+// time (for stats); it is often mounted together with cpu. freezer sets no
+// limit: it stops the container's processes while `nrun commit` copies its
+// files (Cgroup::freeze).
+inline const std::vector<std::string> kCgroupV1Controllers = {"cpu",     "cpuacct", "cpuset", "devices",
+                                                              "freezer", "memory",  "pids"};
 
 struct CgroupMount {
   std::string mountpoint;
@@ -103,8 +107,20 @@ class Cgroup {
   virtual CgroupStats stats() const = 0;
   // True when the kernel's OOM killer killed a process of this cgroup.
   virtual bool oom_killed() const = 0;
-  // Kills what is left inside and removes the directories, retrying while
-  // the kernel still reports them busy; throws when one stays. Idempotent.
+  // The freezer, for commit's pause (and OCI pause/resume). freeze() stops
+  // every process of the cgroup and returns once the kernel reports them all
+  // stopped; when they do not stop within `timeout` it thaws them again and
+  // throws. Throws sys::Error when the cgroup has no freezer (a v1 host
+  // without the freezer hierarchy, a kernel before 5.2 on v2).
+  virtual void freeze(std::chrono::milliseconds timeout) = 0;
+  // Lets them run again. Idempotent; a cgroup without a freezer or already
+  // removed is fine.
+  virtual void thaw() = 0;
+  // True when the kernel reports the cgroup frozen.
+  virtual bool frozen() const = 0;
+  // Kills what is left inside (thawing it first: a frozen v1 task does not
+  // die of SIGKILL) and removes the directories, retrying while the kernel
+  // still reports them busy; throws when one stays. Idempotent.
   virtual void remove() = 0;
   // What ContainerState::cgroup records to find this cgroup again.
   virtual nlohmann::json to_json() const = 0;
@@ -120,6 +136,25 @@ std::unique_ptr<Cgroup> make_cgroup_v2(std::filesystem::path base, std::filesyst
 std::unique_ptr<Cgroup> make_container_cgroup(const CgroupLayout& layout, const std::string& id);
 // From a ContainerState::cgroup record; nullptr for null.
 std::unique_ptr<Cgroup> cgroup_from_json(const nlohmann::json& j);
+
+// How long freeze() waits for a cgroup's processes to stop.
+inline constexpr std::chrono::milliseconds kFreezeTimeout{5000};
+
+// Keeps a cgroup frozen for as long as it lives and thaws it when it goes,
+// on every path (nrun commit's pause). While it lives SIGINT, SIGTERM,
+// SIGHUP and SIGQUIT are held back: they would end nrun without unwinding
+// and leave the container frozen, so they arrive once it is thawed.
+class ScopedFreeze {
+ public:
+  explicit ScopedFreeze(Cgroup& cg, std::chrono::milliseconds timeout = kFreezeTimeout);
+  ~ScopedFreeze();
+  ScopedFreeze(const ScopedFreeze&) = delete;
+  ScopedFreeze& operator=(const ScopedFreeze&) = delete;
+
+ private:
+  Cgroup& cg_;
+  sigset_t old_mask_;
+};
 
 // ------------------------------------------- the module's hooks (cgroup.cpp)
 

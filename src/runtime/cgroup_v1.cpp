@@ -1,5 +1,8 @@
 // cgroup v1: one hierarchy per controller (or per group of controllers
 // mounted together), so a container has a directory in each.
+#include <unistd.h>
+
+#include <chrono>
 #include <set>
 
 #include "runtime/cgroup.hpp"
@@ -13,6 +16,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
+using Clock = std::chrono::steady_clock;
 constexpr auto kRemoveTimeout = 5s;
 // v1 reports "no limit" as the largest page-aligned counter.
 constexpr uint64_t kUnlimitedAbove = uint64_t{1} << 62;
@@ -109,8 +113,59 @@ class CgroupV1 final : public Cgroup {
     return cgroupfs::read_key(*d / "memory.oom_control", "under_oom").value_or(0) > 0;
   }
 
+  // As runc's freezer: write FROZEN, read freezer.state until the kernel
+  // says FROZEN rather than FREEZING. A task caught where it cannot freeze
+  // (in vfork, or in an uninterruptible wait that needs another task of the
+  // cgroup) can keep the cgroup FREEZING, so every 50 rounds the cgroup
+  // thaws for 10 ms to let it past.
+  void freeze(std::chrono::milliseconds timeout) override {
+    const fs::path* d = dir_of("freezer");
+    if (!d)
+      throw sys::Error("the container's cgroup has no freezer: the cgroup v1 freezer hierarchy is not mounted on "
+                       "this host (or was not when the container started)");
+    const fs::path state = *d / "freezer.state";
+    sys::ScopeGuard undo([&] { thaw(); });
+    const auto deadline = Clock::now() + timeout;
+    for (int round = 0;; ++round) {
+      if (round % 50 == 49) {
+        cgroupfs::write(state, "THAWED");
+        ::usleep(10'000);
+      }
+      cgroupfs::write(state, "FROZEN");
+      const std::string now = cgroupfs::try_read(state).value_or("");
+      if (now == "FROZEN") break;
+      if (now != "FREEZING")
+        throw sys::Error("freeze cgroup '" + d->string() + "': unexpected freezer.state '" + now + "'");
+      if (Clock::now() >= deadline)
+        throw sys::Error("freeze cgroup '" + d->string() + "': its processes did not stop within " +
+                         std::to_string(timeout.count()) + " ms");
+      ::usleep(1'000);
+    }
+    undo.dismiss();
+  }
+
+  void thaw() override {
+    const fs::path* d = dir_of("freezer");
+    if (!d) return;
+    try {
+      cgroupfs::write(*d / "freezer.state", "THAWED");
+    } catch (const sys::SysError& e) {
+      if (e.err() != ENOENT && e.err() != ENODEV) throw;  // removed: nothing left to thaw
+    }
+  }
+
+  bool frozen() const override {
+    const fs::path* d = dir_of("freezer");
+    return d && cgroupfs::try_read(*d / "freezer.state") == "FROZEN";
+  }
+
   void remove() override {
     std::string failed;
+    try {
+      thaw();
+    } catch (const std::exception& e) {
+      failed = sys::describe(e);
+    }
     for (const auto& dir : unique_dirs()) {
       try {
         cgroupfs::remove_dir(dir, kRemoveTimeout);

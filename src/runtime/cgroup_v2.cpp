@@ -2,7 +2,10 @@
 // ancestor enables it in cgroup.subtree_control, and a cgroup that enables
 // controllers for its children may hold no processes itself (the root
 // excepted) — so nrun's parent holds none, and the container is a leaf.
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "runtime/cgroup.hpp"
@@ -16,6 +19,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
+using Clock = std::chrono::steady_clock;
 constexpr auto kRemoveTimeout = 5s;
 // Enabled when the host offers them, so that stats and a later `nrun
 // update` work even for a container started without limits.
@@ -67,7 +71,42 @@ class CgroupV2 final : public Cgroup {
 
   bool oom_killed() const override { return cgroupfs::read_key(dir_ / "memory.events", "oom_kill").value_or(0) > 0; }
 
+  // cgroup.freeze asks; cgroup.events says "frozen 1" once every process
+  // has stopped (Documentation/admin-guide/cgroup-v2.rst, Linux 5.2).
+  void freeze(std::chrono::milliseconds timeout) override {
+    const fs::path file = dir_ / "cgroup.freeze";
+    if (!fs::exists(file))
+      throw sys::Error("cannot freeze cgroup '" + dir_.string() + "': the kernel has no cgroup v2 freezer (Linux 5.2+)");
+    sys::ScopeGuard undo([&] { thaw(); });
+    cgroupfs::write(file, "1");
+    const auto deadline = Clock::now() + timeout;
+    while (!frozen()) {
+      if (Clock::now() >= deadline)
+        throw sys::Error("freeze cgroup '" + dir_.string() + "': its processes did not stop within " +
+                         std::to_string(timeout.count()) + " ms");
+      ::usleep(1'000);
+    }
+    undo.dismiss();
+  }
+
+  void thaw() override {
+    try {
+      cgroupfs::write(dir_ / "cgroup.freeze", "0");
+    } catch (const sys::SysError& e) {
+      if (e.err() != ENOENT && e.err() != ENODEV) throw;  // no freezer, or removed: nothing to thaw
+    }
+  }
+
+  bool frozen() const override { return cgroupfs::read_key(dir_ / "cgroup.events", "frozen").value_or(0) == 1; }
+
   void remove() override {
+    // cgroup.kill reaches frozen processes, but the one-by-one SIGKILL of
+    // kernels before 5.14 waits for them to thaw.
+    try {
+      thaw();
+    } catch (const std::exception& e) {
+      log::debug("thaw '" + dir_.string() + "' before removing it: " + sys::describe(e) + ", ignoring");
+    }
     cgroupfs::remove_dir(dir_, kRemoveTimeout);
     if (dir_.parent_path().filename() == "nrun") cgroupfs::remove_if_unused(dir_.parent_path());
   }

@@ -312,12 +312,24 @@ void kill_container(StateStore& store, const std::string& id, int sig) {
   sys::check(sys::sys_pidfd_send_signal(pidfd.get(), sig), "signal container '" + rec.config.name + "'");
 }
 
+// A frozen container (paused for a commit, or left so by a commit that was
+// killed) handles no signal until it is thawed, and on cgroup v1 not even
+// SIGKILL: so once signalled it is thawed, as Docker does for stop.
+void thaw_signalled(const ContainerState& st) noexcept {
+  try {
+    if (auto cg = cgroup_from_json(st.cgroup)) cg->thaw();
+  } catch (const std::exception& e) {
+    log::warn("thaw the container to deliver the signal: " + sys::describe(e) + ", ignoring");
+  }
+}
+
 void stop_container(StateStore& store, const std::string& id, int timeout_secs) {
   const ContainerRecord rec = store.load(id);
   sys::Fd pidfd = open_init_pidfd(rec.state);
   if (!pidfd) return;  // stopping a stopped container is not an error, as Docker
   int sig = SIGTERM;
   if (timeout_secs > 0 && sys::sys_pidfd_send_signal(pidfd.get(), SIGTERM) == 0) {
+    thaw_signalled(rec.state);
     pollfd p{pidfd.get(), POLLIN, 0};
     while (::poll(&p, 1, timeout_secs * 1000) < 0 && errno == EINTR) {
     }
@@ -328,6 +340,7 @@ void stop_container(StateStore& store, const std::string& id, int timeout_secs) 
   if (sig == SIGKILL) {
     log::debug("container " + rec.short_id() + " ignored SIGTERM; sending SIGKILL");
     sys::sys_pidfd_send_signal(pidfd.get(), SIGKILL);
+    thaw_signalled(rec.state);
     pollfd p{pidfd.get(), POLLIN, 0};
     while (::poll(&p, 1, kMonitorWaitMs) < 0 && errno == EINTR) {
     }

@@ -38,6 +38,11 @@ std::vector<std::string> collect_garbage(StateStore& store);
 // ROOT/boot_id remembers the boot the store last saw.
 void collect_after_reboot(StateStore& store);
 
+// nrun commit (container_commit.cpp): a new image `name` of the container's
+// image plus a copy of what the container changed. With `pause`, a running
+// container is frozen for the copy and thawed after, whatever happens.
+ImageInfo commit_container(Stores s, const std::string& id, const std::string& name, bool pause);
+
 // Signal names (KILL, SIGKILL, 9) to numbers; throws UsageError.
 int parse_signal(const std::string& s);
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/archive.hpp"
+#include "runtime/container_copy.hpp"
 #include "runtime/default_image.hpp"
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
@@ -327,7 +328,8 @@ ImageInfo ImageStore::import(const fs::path& source, const std::string& name) {
   return p.info(finish_image(p, name, *temp, {}));
 }
 
-ImageInfo ImageStore::commit(const ImageInfo& base, const fs::path& upper, const std::string& name) {
+ImageInfo ImageStore::commit(const ImageInfo& base, const fs::path& upper, const std::string& name,
+                             const AroundCopy& around_copy) {
   require_valid_name(name);
   if (exists(name)) throw UsageError("image '" + name + "' already exists");
   const Paths p{images_dir_};
@@ -342,7 +344,12 @@ ImageInfo ImageStore::commit(const ImageInfo& base, const fs::path& upper, const
   if (!fs::is_directory(upper)) throw Error("commit: no upper layer at '" + upper.string() + "'");
 
   auto temp = start_layer(p);
-  copy_tree(upper, temp->path());  // whiteouts and opaque markers kept
+  // Whiteouts and opaque markers kept.
+  const auto copy = [&] { copy_container_tree(upper, temp->path()); };
+  if (around_copy)
+    around_copy(copy);
+  else
+    copy();
   FileLock lock = p.lock(FileLock::Mode::exclusive);
   return p.info(finish_image(p, name, *temp, std::move(base_ids)));
 }

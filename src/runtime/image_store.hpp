@@ -7,6 +7,7 @@
 //   ROOT/images/.lock                flock held while the store changes
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,8 +42,17 @@ class ImageStore {
   // hard links, device nodes and xattrs kept) or a directory (copied).
   // Refuses a name already taken; nothing is left behind on failure.
   ImageInfo import(const std::filesystem::path& source, const std::string& name);
-  // A new image whose layers are base's plus a copy of `upper` (whiteouts kept).
-  ImageInfo commit(const ImageInfo& base, const std::filesystem::path& upper, const std::string& name);
+  // Runs the copy it is handed, so that a caller can set something up around
+  // exactly the copy (nrun commit pauses the container).
+  using AroundCopy = std::function<void(const std::function<void()>& copy)>;
+  // A new image whose layers are base's plus a copy of `upper`, a
+  // container's upper directory (whiteouts kept), read with
+  // copy_container_tree, so never through a symlink out of it.
+  // `around_copy` is called only once the name is known to be free and the
+  // base's layers are in this store: a commit refused up front never pauses
+  // anything. By default the copy just runs.
+  ImageInfo commit(const ImageInfo& base, const std::filesystem::path& upper, const std::string& name,
+                   const AroundCopy& around_copy = {});
   // Writes a flat tarball of the image (layers merged, whiteouts applied)
   // that import() reads back.
   void export_tar(const std::string& name, const std::filesystem::path& file);

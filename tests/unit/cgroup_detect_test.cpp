@@ -50,8 +50,9 @@ constexpr const char* kPureV2Mountinfo =
 TEST(CgroupDetect, ThisMachinesHybridPicksV1ForEveryController) {
   const auto l = detect_cgroup_layout(kHybridMountinfo, kHybridCgroup);
   EXPECT_EQ(l.version, CgroupVersion::v1);
-  ASSERT_EQ(l.v1.size(), 6u);
+  ASSERT_EQ(l.v1.size(), 7u);
   EXPECT_EQ(l.v1.at("memory"), "/sys/fs/cgroup/memory/process_api/0c37");
+  EXPECT_EQ(l.v1.at("freezer"), "/sys/fs/cgroup/freezer") << "commit pauses containers with it";
   EXPECT_EQ(l.v1.at("devices"), "/sys/fs/cgroup/devices");
   EXPECT_EQ(l.v1.at("cpu"), "/sys/fs/cgroup/cpu");
   EXPECT_EQ(l.v1.at("cpuacct"), "/sys/fs/cgroup/cpuacct");

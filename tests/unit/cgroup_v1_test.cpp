@@ -285,3 +285,90 @@ TEST_F(CgroupV1Test, JsonRoundTrip) {
   EXPECT_EQ(cgroup_from_json(nullptr), nullptr);
   EXPECT_THROW(cgroup_from_json({{"driver", "v9"}}), nrun::sys::Error);
 }
+
+// The freezer (commit's pause): freezer.state as
+// Documentation/admin-guide/cgroup-v1/freezer-subsystem.rst spells it. On
+// the fake tree the file reads back what was written, so FROZEN is reached
+// at once; the wait for FREEZING to end runs on the real kernel in
+// tests/integration/commit_security_test.cpp.
+class CgroupV1FreezerTest : public CgroupV1Test {
+ protected:
+  void SetUp() override {
+    CgroupV1Test::SetUp();
+    own_["freezer"] = "";
+    t_.dir(leaf("freezer"), {{"cgroup.procs", ""}, {"freezer.state", "THAWED\n"}});
+  }
+};
+
+TEST_F(CgroupV1FreezerTest, FreezeWritesFrozenAndThawWritesThawed) {
+  auto cg = cgroup();
+  EXPECT_FALSE(cg->frozen());
+  cg->freeze(kFreezeTimeout);
+  EXPECT_EQ(read("freezer", "freezer.state"), "FROZEN");
+  EXPECT_TRUE(cg->frozen());
+  cg->thaw();
+  EXPECT_EQ(read("freezer", "freezer.state"), "THAWED");
+  EXPECT_FALSE(cg->frozen());
+  EXPECT_NO_THROW(cg->thaw()) << "idempotent";
+}
+
+TEST_F(CgroupV1FreezerTest, AnUnexpectedStateFailsAndLeavesItThawed) {
+  // /dev/null reads back nothing: neither FROZEN nor FREEZING.
+  fs::remove(leaf("freezer") / "freezer.state");
+  fs::create_symlink("/dev/null", leaf("freezer") / "freezer.state");
+  try {
+    cgroup()->freeze(kFreezeTimeout);
+    FAIL() << "expected an error";
+  } catch (const nrun::sys::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unexpected freezer.state"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(CgroupV1FreezerTest, NoFreezerHierarchyIsAClearError) {
+  CgroupLayout l = layout();
+  l.v1.erase("freezer");
+  auto cg = make_container_cgroup(l, kId);
+  try {
+    cg->freeze(kFreezeTimeout);
+    FAIL() << "expected an error";
+  } catch (const nrun::sys::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("freezer hierarchy is not mounted"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(cg->thaw()) << "nothing to thaw";
+  EXPECT_FALSE(cg->frozen());
+}
+
+TEST_F(CgroupV1FreezerTest, CreateAndEntryIncludeTheFreezer) {
+  auto cg = cgroup();
+  cg->create(Resources{});
+  const auto e = cg->entry();
+  EXPECT_NE(std::find(e.self_join.begin(), e.self_join.end(), (leaf("freezer") / "tasks").string()),
+            e.self_join.end());
+}
+
+TEST_F(CgroupV1FreezerTest, ScopedFreezeThawsOnEveryPathAndHoldsSignalsMeanwhile) {
+  auto cg = cgroup();
+  try {
+    ScopedFreeze frozen(*cg);
+    EXPECT_EQ(read("freezer", "freezer.state"), "FROZEN");
+    sigset_t now;
+    sigprocmask(SIG_SETMASK, nullptr, &now);
+    EXPECT_TRUE(sigismember(&now, SIGINT) && sigismember(&now, SIGTERM)) << "Ctrl-C must not skip the thaw";
+    throw std::runtime_error("copy failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(read("freezer", "freezer.state"), "THAWED");
+  sigset_t after;
+  sigprocmask(SIG_SETMASK, nullptr, &after);
+  EXPECT_FALSE(sigismember(&after, SIGINT)) << "the signal mask is restored";
+}
+
+TEST_F(CgroupV1FreezerTest, ScopedFreezeThatFailsRestoresTheSignalMask) {
+  CgroupLayout l = layout();
+  l.v1.erase("freezer");
+  auto cg = make_container_cgroup(l, kId);
+  EXPECT_THROW(ScopedFreeze frozen(*cg), nrun::sys::Error);
+  sigset_t after;
+  sigprocmask(SIG_SETMASK, nullptr, &after);
+  EXPECT_FALSE(sigismember(&after, SIGINT));
+}

@@ -245,3 +245,39 @@ TEST_F(CgroupV2Test, JsonRoundTrip) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->to_json(), cg->to_json());
 }
+
+// The freezer (Linux 5.2+): cgroup.freeze asks, cgroup.events reports.
+TEST_F(CgroupV2Test, FreezeWritesCgroupFreezeAndWaitsForFrozenInEvents) {
+  FakeCgroupTree::write(leaf() / "cgroup.freeze", "0\n");
+  FakeCgroupTree::write(leaf() / "cgroup.events", "populated 1\nfrozen 1\n");  // as the kernel will say
+  auto cg = cgroup();
+  cg->freeze(kFreezeTimeout);
+  EXPECT_EQ(read("cgroup.freeze"), "1");
+  EXPECT_TRUE(cg->frozen());
+  cg->thaw();
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2Test, FreezeThatNeverCompletesTimesOutAndThaws) {
+  FakeCgroupTree::write(leaf() / "cgroup.freeze", "0\n");
+  FakeCgroupTree::write(leaf() / "cgroup.events", "populated 1\nfrozen 0\n");
+  try {
+    cgroup()->freeze(std::chrono::milliseconds(30));
+    FAIL() << "expected a timeout";
+  } catch (const nrun::sys::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not stop within 30 ms"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read("cgroup.freeze"), "0") << "a failed freeze leaves nothing frozen";
+}
+
+TEST_F(CgroupV2Test, NoCgroupFreezeFileIsAClearError) {
+  auto cg = cgroup();
+  try {
+    cg->freeze(kFreezeTimeout);
+    FAIL() << "expected an error";
+  } catch (const nrun::sys::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no cgroup v2 freezer"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(cg->thaw());
+  EXPECT_FALSE(cg->frozen());
+}

@@ -310,6 +310,43 @@ TEST_F(ImageStoreTest, CommitAddsOneLayerOnTopOfBase) {
   EXPECT_EQ(store.list().size(), 3u);
 }
 
+// nrun commit pauses the container in around_copy: it must wrap the copy
+// and nothing else, and never run for a commit refused up front.
+TEST_F(ImageStoreTest, CommitRunsAroundCopyOnlyAfterTheChecksAndAroundTheCopy) {
+  ImageStore store(root_);
+  write_file(tmp_ / "base/etc/conf", "v1");
+  const ImageInfo base = store.import(tmp_ / "base", "base");
+  write_file(tmp_ / "upper/new", "new");
+  int calls = 0;
+  const ImageStore::AroundCopy counting = [&](const std::function<void()>& copy) {
+    ++calls;
+    copy();
+  };
+  EXPECT_THROW(store.commit(base, tmp_ / "upper", "base", counting), UsageError);
+  EXPECT_THROW(store.commit(base, tmp_ / "no-such-upper", "other", counting), Error);
+  EXPECT_EQ(calls, 0) << "a refused commit never pauses";
+
+  const ImageInfo child = store.commit(base, tmp_ / "upper", "child", [&](const std::function<void()>& copy) {
+    ++calls;
+    EXPECT_TRUE(store.list().size() == 1u) << "the image appears after the copy, not inside it";
+    copy();
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(read(fs::path(child.layers.at(1)) / "new"), "new");
+
+  // A failure inside (the pause, or the copy) leaves no image and no layer.
+  EXPECT_THROW(store.commit(base, tmp_ / "upper", "failed",
+                            [](const std::function<void()>&) { throw Error("cannot pause"); }),
+               Error);
+  EXPECT_FALSE(store.exists("failed"));
+  size_t layers = 0;
+  for (const auto& e : fs::directory_iterator(root_ / "images/layers")) {
+    ++layers;
+    EXPECT_FALSE(e.path().filename().string().starts_with(".tmp-")) << e.path();
+  }
+  EXPECT_EQ(layers, 2u);
+}
+
 TEST_F(ImageStoreTest, ExportAppliesWhiteoutsAndImportsBack) {
   ImageStore store(root_);
   const fs::path base_src = tmp_ / "base";

@@ -282,8 +282,16 @@ TEST(LabTopology, OtherNodeErrors) {
   EXPECT_ERROR(R"({"name": "x", "nodes": {"a": {"cap_add": ["NET_WIZARD"]}}})", "nodes.a.cap_add:");
   EXPECT_ERROR(R"({"name": "x", "nodes": {"a": {"workdir": "rel"}}})",
                "nodes.a.workdir: container path 'rel' must be absolute");
+  EXPECT_ERROR(R"({"name": "x", "nodes": {"a": {"user": "4294967296"}}})", "nodes.a.user: invalid uid '4294967296'");
+  EXPECT_ERROR(R"({"name": "x", "nodes": {"a": {"user": "frr:4294967295"}}})", "nodes.a.user: invalid gid");
   EXPECT_ERROR(R"({"name": "x", "networks": {"n": {"subnet": "10.0.0.0/24", "mtu": 10}}, "nodes": {"a": {}}})",
                "networks.n.mtu: expected an MTU from 68 to 65535");
+}
+
+TEST(LabTopology, ANodesUserGoesToItsContainer) {
+  const Topology t = parse(R"({"name": "x", "nodes": {"a": {"user": "1000:1000"}, "b": {}}})");
+  EXPECT_EQ(t.nodes.at(0).user, "1000:1000");
+  EXPECT_EQ(t.nodes.at(1).user, "");
 }
 
 TEST(LabTopology, SplitsCommandLinesWithoutAShell) {

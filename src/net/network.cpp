@@ -254,8 +254,13 @@ void write_files(NetEnv& env, const ContainerNetInfo& c, const NetState& st,
 
 // One network: lease, veth, address, default route. The endpoint is
 // recorded in `st` before the veth is made, so undo covers it.
+//
+// `record`, when given, is told `st` with the new endpoint before its lease
+// exists (intent first): a caller killed at any later point has recorded
+// what to undo, and every undo step is a no-op for what was not made.
 Endpoint& attach_one(NetEnv& env, const ContainerNetInfo& c, NetState& st, const NetworkAttachment& a, size_t index,
-                     const sys::Fd& netns, Rtnl& inside, bool routed, std::vector<NetworkConfig>* joined = nullptr) {
+                     const sys::Fd& netns, Rtnl& inside, bool routed, std::vector<NetworkConfig>* joined = nullptr,
+                     const RecordState* record = nullptr) {
   StepTimer t("attach " + short_id(c.id) + " to '" + a.network + "'");
   const std::optional<Ipv4> want = a.ip.empty() ? std::nullopt : std::optional<Ipv4>(parse_ipv4(a.ip, "--ip"));
   NetworkConfig n = load_for_attach(env, a.network, want);
@@ -271,6 +276,10 @@ Endpoint& attach_one(NetEnv& env, const ContainerNetInfo& c, NetState& st, const
   const Ipv4 ip = n.ipam.allocate(lease, want, n.name);
   const Mac mac = a.mac.empty() ? mac_for(ip) : parse_mac(a.mac);
   lease.mac = mac.str();
+  st.endpoints.push_back(Endpoint{n.name, n.id, n.bridge, veth_name(c.id, index), ifname, ip, n.subnet.prefix,
+                                  n.gateway, mac.str(), a.aliases, false, n.internal});
+  Endpoint& ep = st.endpoints.back();
+  if (record) (*record)(st);
   env.store.add_lease(n, ip, lease);
   if (joined) {
     // The others' leases were not read: the container's own file needs
@@ -280,9 +289,6 @@ Endpoint& attach_one(NetEnv& env, const ContainerNetInfo& c, NetState& st, const
     joined->push_back(std::move(own));
   }
   t.step("allocate address");
-  st.endpoints.push_back(Endpoint{n.name, n.id, n.bridge, veth_name(c.id, index), ifname, ip, n.subnet.prefix,
-                                  n.gateway, mac.str(), a.aliases, false, n.internal});
-  Endpoint& ep = st.endpoints.back();
   // A pair of this container's previous run may still be waiting for its
   // namespace's cleanup (a quick restart): its name is ours, take it back.
   // When there is none, this is one ENODEV round trip.
@@ -339,9 +345,11 @@ std::vector<Forward> publish(NetEnv& env, const ContainerNetInfo& c, const NetSt
 }
 
 // Releases `id`'s leases on the networks of `eps`, at the addresses they
-// record (every network, every lease read, when `eps` is null: the state
-// was lost) and refreshes the peers on user networks.
-void release_leases(NetEnv& env, const std::string& id, const std::vector<Endpoint>* eps, ErrorList& errs) {
+// record (every lease of those networks read, when `by_id`; every network,
+// every lease read, when `eps` is null: the state was lost) and refreshes
+// the peers on user networks. Returns how many were released.
+size_t release_leases(NetEnv& env, const std::string& id, const std::vector<Endpoint>* eps, ErrorList& errs,
+                      bool by_id = false) {
   std::vector<std::pair<std::string, std::vector<Ipv4>>> where;
   if (!eps) {
     for (const auto& n : env.store.list()) where.push_back({n.name, {}});
@@ -349,19 +357,23 @@ void release_leases(NetEnv& env, const std::string& id, const std::vector<Endpoi
     for (const auto& e : *eps) {
       auto it = std::find_if(where.begin(), where.end(), [&](const auto& w) { return w.first == e.network; });
       if (it == where.end()) it = where.insert(where.end(), {e.network, {}});
-      it->second.push_back(e.ip);
+      if (!by_id) it->second.push_back(e.ip);
     }
   }
   std::vector<std::string> touched;
+  size_t released = 0;
   bool peers = false;
   for (const auto& [network, ips] : where) {
-    if (env.store.release(network, id, ips).empty()) continue;
+    const size_t n = env.store.release(network, id, ips).size();
+    if (n == 0) continue;
+    released += n;
     touched.push_back(network);
     // A batched network's peers are told at the batch's end: no need to
     // read every network for them.
     peers |= network != kDefaultNetwork && !hosts_batched(env.store, network);
   }
   if (peers) refresh_peers(env, env.store.list(), touched, id, errs);
+  return released;
 }
 
 void detach_locked(NetEnv& env, const std::string& id, const std::optional<NetState>& st, ErrorList& errs,
@@ -430,7 +442,7 @@ void detach_container(NetEnv& env, const std::string& id, const std::optional<Ne
 }
 
 Endpoint connect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st, const NetworkAttachment& a,
-                           const sys::Fd& netns) {
+                           const sys::Fd& netns, const RecordState& record) {
   validate_network_options("bridge", {a}, {}, {});
   auto lock = env.store.lock();
   for (const auto& e : st.endpoints)
@@ -440,6 +452,13 @@ Endpoint connect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st,
   if (index >= kMaxNetworksPerContainer) throw UsageError("container '" + c.name + "' has too many networks");
   const auto inside = env.host.open_in(netns);
   NetState added;  // what this call made, for undo
+  // The whole state with the endpoint being made: the caller's record.
+  const RecordState record_all = [&](const NetState& with) {
+    if (!record) return;
+    NetState all = st;
+    all.endpoints.insert(all.endpoints.end(), with.endpoints.begin(), with.endpoints.end());
+    record(all);
+  };
   sys::ScopeGuard undo([&] {
     ErrorList errs;
     for (const auto& e : added.endpoints) {
@@ -449,27 +468,42 @@ Endpoint connect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st,
         release_leases(env, c.id, &one, errs);
       });
     }
+    // Undone: the record drops the endpoint again. Kept when a step
+    // failed, so that disconnect or rm can retry it.
+    if (errs.empty() && !added.endpoints.empty() && record)
+      errs.capture("record the undo", [&] { record(st); });
+    for (const auto& e : errs.errors()) log::warn("undo network connect: " + e + ", ignoring");
   });
-  const Endpoint ep = attach_one(env, c, added, a, index, netns, *inside, has_default_route(st));
+  const Endpoint ep = attach_one(env, c, added, a, index, netns, *inside, has_default_route(st), nullptr,
+                                 record ? &record_all : nullptr);
   st.endpoints.push_back(ep);
   write_files(env, c, st);
   undo.dismiss();
   return ep;
 }
 
-void disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st, const std::string& network) {
+bool disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& st, const std::string& network) {
   auto lock = env.store.lock();
   const auto it = std::find_if(st.endpoints.begin(), st.endpoints.end(), [&](const Endpoint& e) { return e.network == network; });
-  if (it == st.endpoints.end())
-    throw UsageError("container '" + c.name + "' is not connected to network '" + network + "'");
-  const std::vector<Endpoint> eps{*it};
-  // Deleting the host end deletes the pair; the container loses ethN.
-  env.host.delete_link_if_exists(eps[0].host_if);
-  st.endpoints.erase(it);
+  std::vector<Endpoint> eps;
+  if (it != st.endpoints.end()) {
+    eps.push_back(*it);
+    // Deleting the host end deletes the pair; the container loses ethN.
+    env.host.delete_link_if_exists(eps[0].host_if);
+    st.endpoints.erase(it);
+  }
+  // Without an endpoint recorded, whatever lease of the network carries
+  // the container's id (an older nrun's connect killed mid-way): every
+  // lease of that network is read.
+  Endpoint any;
+  any.network = network;
+  const std::vector<Endpoint> scan{any};
   ErrorList errs;
-  release_leases(env, c.id, &eps, errs);
+  const size_t released = release_leases(env, c.id, eps.empty() ? &scan : &eps, errs, /*by_id=*/eps.empty());
+  if (eps.empty() && released == 0) return false;
   errs.capture("update /etc/hosts", [&] { write_hosts(env.containers_dir, env.store.list(), c.id, false); });
   for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
+  return true;
 }
 
 void check_container_options(NetEnv& env, const ContainerNetInfo& c) {
@@ -551,6 +585,31 @@ void remove_network(NetEnv& env, const std::string& name, const std::function<bo
   env.host.delete_link_if_exists(n.bridge);
   env.store.remove(name);
   remove_hosts_batch_mark(env.store, name);
+}
+
+size_t release_orphans(NetEnv& env, const std::function<bool(const std::string&)>& container_exists) {
+  auto lock = env.store.lock();
+  // Checked under the lock, after the leases are read: attach makes a lease
+  // under it, and only once the container's record exists, so an owner
+  // found missing here is gone for good.
+  auto gone = [&](const std::string& id) { return id.empty() || !container_exists(id); };
+  size_t released = 0;
+  std::vector<std::string> touched;
+  for (const auto& n : env.store.list()) {
+    size_t here = 0;
+    for (const auto& [ip, l] : n.ipam.leases())
+      if (gone(l.container)) here += env.store.release(n.name, l.container, {ip}).size();
+    if (here) touched.push_back(n.name);
+    released += here;
+  }
+  std::set<std::string> owners;
+  for (const auto& f : env.fw.list_forwards())
+    if (gone(f.owner)) owners.insert(f.owner);
+  for (const auto& o : owners) released += env.fw.remove_forwards_of(o);
+  ErrorList errs;  // a peer's file is a convenience
+  if (!touched.empty()) refresh_peers(env, env.store.list(), touched, "", errs);
+  for (const auto& e : errs.errors()) log::warn(e + ", ignoring");
+  return released;
 }
 
 void rewrite_hosts(const NetworkStore& store, const fs::path& containers_dir, const std::vector<std::string>& networks) {

@@ -101,10 +101,25 @@ NetState attach_container(NetEnv& env, const ContainerNetInfo& c, const sys::Fd&
 void detach_container(NetEnv& env, const std::string& id, const std::optional<NetState>& state, ErrorList& errs,
                       bool netns_alive = true) noexcept;
 
-// network connect / disconnect on a running container.
+// Told the container's whole NetState with an endpoint about to be made,
+// before anything of it exists (intent first): the caller persists it, so
+// that whatever kills the process later leaves a record detach undoes.
+using RecordState = std::function<void(const NetState&)>;
+
+// network connect / disconnect on a running container. `record`, when
+// given, is told the state with the new endpoint before its lease, veth or
+// address exist, and told `state` again when a failed connect undid them.
 Endpoint connect_container(NetEnv& env, const ContainerNetInfo& c, NetState& state, const NetworkAttachment& a,
-                           const sys::Fd& netns);
-void disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& state, const std::string& network);
+                           const sys::Fd& netns, const RecordState& record = {});
+// Idempotent: removes the endpoint `state` records on `network` and any
+// lease of that network carrying the container's id (also without an
+// endpoint). False when there was nothing to undo.
+bool disconnect_container(NetEnv& env, const ContainerNetInfo& c, NetState& state, const std::string& network);
+
+// gc: releases leases and published-port elements whose container (per
+// `container_exists`, asked under the network lock) is gone, and torn
+// leases of no container. Returns how many went.
+size_t release_orphans(NetEnv& env, const std::function<bool(const std::string& id)>& container_exists);
 
 // The checks a `run` can make before anything exists: the networks exist
 // (or are the default), static addresses are free and in their subnets,

@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include "net/netlink.hpp"
 #include "net/nft.hpp"
@@ -244,13 +245,24 @@ void NftFirewall::add_forwards(const std::vector<Forward>& forwards) {
     if (e.err != EEXIST) throw;
     // Find which port, and whose, for a message the user can act on.
     const auto existing = list_forwards();
+    std::set<std::string> stale_owners;
     for (const auto& f : forwards)
       for (const auto& x : existing)
-        if (x.proto == f.proto && x.host_port == f.host_port && x.host_ip == f.host_ip)
+        if (x.proto == f.proto && x.host_port == f.host_port && x.host_ip == f.host_ip) {
+          if (!x.owner.empty() && x.owner == f.owner) {
+            stale_owners.insert(x.owner);
+            continue;
+          }
           throw PortInUseError("host port " + (f.host_ip ? f.host_ip->str() + ":" : std::string()) +
                                std::to_string(f.host_port) + "/" + f.proto + " is already published by container " +
                                x.owner.substr(0, 12));
-    throw PortInUseError(std::string("a host port is already published: ") + e.what());
+        }
+    if (stale_owners.empty()) throw PortInUseError(std::string("a host port is already published: ") + e.what());
+    // Only the owner's own elements clash: a run of it killed before its
+    // undo left them. They are replaced, not a reason to fail.
+    for (const auto& o : stale_owners) remove_forwards_of(o);
+    auto again = build_add_forwards(forwards, seq_);
+    send(again);
   }
 }
 

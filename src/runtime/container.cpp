@@ -59,9 +59,33 @@ InitArgs make_init_args(Stores s, const ContainerRecord& rec, const LaunchIo& io
   return a;
 }
 
+// Before a run takes anything on the host: what the record's previous run
+// still holds (its monitor was killed, so it undid nothing: the lease, the
+// published-port elements, the cgroup) is undone, and the record names this
+// monitor as the one setting up the network (intent first). Killed from
+// here on, it leaves a record that rm -f, gc and the next start undo by the
+// container's id. Returns the network record to start from.
+nlohmann::json record_launch_intent(StateStore& store, const ContainerRecord& rec) {
+  ContainerState prev = rec.state;
+  const bool held = !is_alive(prev) && (!prev.network.is_null() || !prev.cgroup.is_null());
+  if (held) teardown_host_resources(store, rec, prev);
+  if (!held && !uses_networks(rec.config)) return nullptr;
+  const nlohmann::json network = uses_networks(rec.config) ? network_intent() : prev.network;
+  const auto monitor_start = sys::try_process_start_time(::getpid()).value_or(0);
+  store.update(rec.id, [&](ContainerState& st) {
+    st.cgroup = prev.cgroup;
+    st.network = network;
+    st.monitor_pid = ::getpid();
+    st.monitor_start_time = monitor_start;
+  }, sys::Durability::none);  // as the running state: see launch()
+  return network;
+}
+
 // Clones the container, sets up what it holds on the host while init
 // waits, and records it as running.
 Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
+  ContainerState held;
+  held.network = record_launch_intent(s.containers, rec);
   InitArgs args = make_init_args(s, rec, io);
   // Before the other container's namespace is opened: see shared_namespaces.hpp.
   record_net_sharer(s.containers, rec);
@@ -72,7 +96,6 @@ Spawned launch(Stores s, const ContainerRecord& rec, const LaunchIo& io) {
     if (shared.pid_ns) sys::check(::setns(shared.pid_ns.get(), CLONE_NEWPID), "join pid namespace");
     forget.dismiss();  // from here, teardown_host_resources forgets it
   }
-  ContainerState held;
   try {
     args.cgroup = prepare_host_resources(s.containers, rec, held);
     Spawned sp = spawn_container(args, [&](pid_t pid) {
@@ -416,6 +439,7 @@ std::vector<std::string> collect_garbage(StateStore& store) {
     finish(store, rec.id, unrecorded_exit ? 255 : st.exit_code);
     collected.push_back(rec.id);
   }
+  release_orphaned_networking(store);
   return collected;
 }
 

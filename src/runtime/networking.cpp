@@ -5,6 +5,7 @@
 #include "runtime/sys/log.hpp"
 
 namespace nrun::runtime {
+namespace fs = std::filesystem;
 
 bool uses_networks(const ContainerSpec& spec) { return !net::is_special_net_mode(spec.net); }
 
@@ -29,9 +30,31 @@ void attach_networks(StateStore& store, const ContainerRecord& rec, pid_t init_p
   state.network = net::attach_container(env, net_info(rec), netns);
 }
 
+namespace {
+constexpr const char* kIntentKey = "setting_up";
+
+bool is_intent(const nlohmann::json& network) { return network.is_object() && network.value(kIntentKey, false); }
+}  // namespace
+
+nlohmann::json network_intent() { return {{kIntentKey, true}}; }
+
 bool network_record_holds(const nlohmann::json& network) {
-  return network.is_object() && (!network.value("endpoints", nlohmann::json::array()).empty() ||
-                                 !network.value("ports", nlohmann::json::array()).empty());
+  return is_intent(network) || (network.is_object() && (!network.value("endpoints", nlohmann::json::array()).empty() ||
+                                                        !network.value("ports", nlohmann::json::array()).empty()));
+}
+
+void release_orphaned_networking(StateStore& store) noexcept {
+  try {
+    net::NetworkStore networks(store.root());
+    net::LibnlRtnl host;
+    net::NftFirewall fw;
+    net::NetEnv env{networks, host, fw, store.root() / "containers"};
+    // A record directory, parsed or not: a corrupt one's leases are rm -f's.
+    const size_t n = net::release_orphans(env, [&](const std::string& id) { return fs::exists(store.dir(id)); });
+    if (n) log::info("released " + std::to_string(n) + " leases and published ports of containers that are gone");
+  } catch (const std::exception& e) {
+    log::warn("release the leases and ports of removed containers: " + sys::describe(e) + ", ignoring");
+  }
 }
 
 void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept {
@@ -41,8 +64,8 @@ void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerSta
   if (state.network.is_null() && !uses_networks(rec.config)) return;
   net::ErrorList errs;
   errs.capture("detach container " + rec.short_id() + " from its networks", [&] {
-    std::optional<net::NetState> recorded;
-    if (state.network.is_object()) recorded = state.network.get<net::NetState>();
+    std::optional<net::NetState> recorded;  // none when lost, or an intent: found by the id
+    if (state.network.is_object() && !is_intent(state.network)) recorded = state.network.get<net::NetState>();
     net::NetworkStore networks(store.root());
     net::LibnlRtnl host;
     net::NftFirewall fw;

@@ -30,8 +30,19 @@ void attach_networks(StateStore& store, const ContainerRecord& rec, pid_t init_p
 void detach_networks(StateStore& store, const ContainerRecord& rec, ContainerState& state) noexcept;
 
 // True when a state.network record still lists endpoints or published
-// ports (false for null: whether a lost record hides any is not known here).
+// ports, or is the intent of a launch (false for null: whether a lost
+// record hides any is not known here).
 bool network_record_holds(const nlohmann::json& network);
+
+// state.network of a launch that is about to attach (intent first,
+// recorded with the monitor's pid before anything is made): what it holds
+// is found by the container's id, as for a lost record, by rm -f, gc (once
+// that monitor is gone) and the next start.
+nlohmann::json network_intent();
+
+// gc: releases leases and published ports whose container record is gone.
+// Never throws; failures are logged as warnings.
+void release_orphaned_networking(StateStore& store) noexcept;
 
 // The generated files init bind-mounts (/etc/hosts, /etc/resolv.conf);
 // empty when the container joins no network.

@@ -14,7 +14,6 @@
 #include <signal.h>
 
 #include <cstring>
-#include <regex>
 #include <set>
 
 #include "harness.hpp"
@@ -29,38 +28,6 @@ constexpr const char* kSubnet = "10.213.30.0/24";
 constexpr const char* kName = "f";
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-// Names of the links in the test's namespace.
-std::set<std::string> link_names() {
-  std::set<std::string> out;
-  static const std::regex kLink("^[0-9]+: ([^:@ ]+)[@:]");
-  for (const auto& l : lines(run_process({"ip", "-o", "link", "show"}).out)) {
-    std::smatch m;
-    if (std::regex_search(l, m, kLink)) out.insert(m[1]);
-  }
-  return out;
-}
-
-// nrun's table as nft prints it (sets and maps with their elements).
-std::string nft_table() { return run_process({"nft", "list", "table", "inet", "nrun"}).out; }
-
-// cgroup directories of container `id` (ROOT-independent: cgroups are the
-// host's), at any of the first levels under each hierarchy.
-std::vector<fs::path> cgroups_of(const std::string& id) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    fs::recursive_directory_iterator it(h.path(), fs::directory_options::skip_permission_denied, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      if (it.depth() > 3) {
-        it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_directory(ec) && it->path().filename() == id) out.push_back(it->path());
-    }
-  }
-  return out;
-}
 
 class FaultTest : public NrunTest {
  protected:

@@ -15,6 +15,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,15 @@ void write_file(const std::filesystem::path& p, const std::string& data, mode_t 
 bool in_throwaway_namespaces();
 // The host path of busybox-static, which test images are built from.
 std::string busybox_path();
+
+// Leak checks of the fault-injection and kill-point tests.
+// Names of the links in the test's namespace.
+std::set<std::string> link_names();
+// nrun's table as nft prints it (sets and maps with their elements).
+std::string nft_table();
+// cgroup directories of container `id` (ROOT-independent: cgroups are the
+// host's), at any of the first levels under each hierarchy.
+std::vector<std::filesystem::path> cgroups_of(const std::string& id);
 
 class NrunTest : public ::testing::Test {
  protected:

@@ -328,7 +328,59 @@ TEST_F(AttachTest, ConnectAndDisconnect) {
   EXPECT_EQ(st.endpoints.size(), 1u);
   EXPECT_FALSE(k_.host_links.count(ep.host_if));
   EXPECT_FALSE(store_->get("lab0").ipam.address_of(a.id));
-  EXPECT_THROW(disconnect_container(*env_, a, st, "lab0"), UsageError);
+  EXPECT_FALSE(disconnect_container(*env_, a, st, "lab0"));  // idempotent: nothing left to undo
+}
+
+// Intent first: the caller records the endpoint before its lease or veth
+// exists, so a connect killed at any later point leaves what to undo.
+TEST_F(AttachTest, ConnectRecordsTheEndpointBeforeMakingIt) {
+  network("lab0", "10.20.0.0/24");
+  const auto a = container("a", {{"bridge", "", "", {}}});
+  NetState st = attach_container(*env_, a, netns_);
+  std::vector<NetState> recorded;
+  const size_t n = k_.calls.size();
+  connect_container(*env_, a, st, {"lab0", "10.20.0.7", "", {}}, netns_, [&](const NetState& x) {
+    recorded.push_back(x);
+    EXPECT_FALSE(fs::exists(store_->leases_dir("lab0") / "10.20.0.7")) << "the lease exists before its record";
+    for (const auto& call : calls_since(n))  // the network's bridge may be ensured, nothing of the container
+      EXPECT_EQ(call.find("create_veth"), std::string::npos) << "a veth was made before its record";
+  });
+  ASSERT_EQ(recorded.size(), 1u);
+  ASSERT_EQ(recorded[0].endpoints.size(), 2u);
+  EXPECT_EQ(recorded[0].endpoints[1].network, "lab0");
+  EXPECT_EQ(recorded[0].endpoints[1].ip.str(), "10.20.0.7");
+  // What the record names is what detach undoes.
+  ErrorList errs;
+  detach_container(*env_, a.id, recorded[0], errs);
+  EXPECT_TRUE(errs.empty()) << errs.str();
+  EXPECT_TRUE(store_->get("lab0").ipam.leases().empty());
+}
+
+// A lease of the container with no endpoint recorded (an older nrun's
+// connect killed mid-way) is found by the container's id.
+TEST_F(AttachTest, DisconnectReleasesAnUnrecordedLeaseById) {
+  network("lab0", "10.20.0.0/24");
+  const auto a = container("a", {{"bridge", "", "", {}}});
+  NetState st = attach_container(*env_, a, netns_);
+  NetState lost = st;
+  connect_container(*env_, a, st, {"lab0", "", "", {}}, netns_);
+  EXPECT_TRUE(disconnect_container(*env_, a, lost, "lab0"));
+  EXPECT_TRUE(store_->get("lab0").ipam.leases().empty());
+  EXPECT_FALSE(disconnect_container(*env_, a, lost, "lab0"));
+}
+
+TEST_F(AttachTest, ReleaseOrphansFreesWhatGoneContainersHeld) {
+  network("lab0", "10.20.0.0/24");
+  const auto a = container("a", {{"lab0", "", "", {}}}, {{"", 8080, 0, 80, "tcp"}});
+  const auto b = container("b", {{"lab0", "", "", {}}});
+  attach_container(*env_, a, netns_);
+  attach_container(*env_, b, netns_);
+  spit(store_->leases_dir("lab0") / "10.20.0.99", "{torn");
+  EXPECT_EQ(release_orphans(*env_, [&](const std::string& id) { return id == b.id; }), 3u);
+  const auto left = store_->get("lab0").ipam.leases();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left.begin()->second.container, b.id);
+  EXPECT_TRUE(fw_.forwards.empty());
 }
 
 TEST_F(AttachTest, ChecksBeforeAnythingExists) {

@@ -9,6 +9,7 @@
 #include "cli/table.hpp"
 #include "runtime/container.hpp"
 #include "runtime/image_store.hpp"
+#include "runtime/resource_parse.hpp"
 #include "runtime/state.hpp"
 #include "runtime/sys/error.hpp"
 
@@ -40,18 +41,29 @@ void require_image_name(const std::string& name) {
 
 void add_import(CLI::App& image, Globals& g) {
   auto file = std::make_shared<std::string>(), name = std::make_shared<std::string>();
+  auto max_size = std::make_shared<std::string>();
   auto* cmd = image.add_subcommand("import", "Create an image from a rootfs tarball or directory");
   cmd->add_option("FILE", *file, "Tarball (plain, gzip, bzip2, xz or zstd) or directory")->required();
   cmd->add_option("NAME", *name, "Name of the new image, [a-z0-9][a-z0-9_.-]* with an optional :tag")
       ->required();
+  cmd->add_option("--max-size", *max_size, "Refuse a tarball that unpacks to more than this (e.g. 2g)");
   cmd->footer(
-      "\nModes, owners, symlinks, hard links, device nodes and xattrs are kept.\n"
+      "\nModes, owners, symlinks, hard links, device nodes, xattrs and sparse files are\n"
+      "kept. A tarball that would unpack to more than the store's filesystem can take\n"
+      "(keeping 5% of it, at most 1 GiB, free) is refused, and so is one past --max-size.\n"
       "\nExamples:\n"
       "  nrun image import alpine-minirootfs.tar.gz alpine:3.19\n"
+      "  nrun image import --max-size 500m untrusted.tar.gz untrusted\n"
       "  nrun image import ./rootfs mybox\n");
-  cmd->callback([&g, file, name] {
+  cmd->callback([&g, file, name, max_size] {
     require_image_name(*name);
-    ImageStore(g.root).import(*file, *name);
+    uint64_t limit = UINT64_MAX;
+    if (!max_size->empty()) {
+      const auto v = try_parse_size(*max_size);
+      if (!v || *v <= 0) throw sys::UsageError("invalid --max-size '" + *max_size + "': expected a size like 500m or 2g");
+      limit = static_cast<uint64_t>(*v);
+    }
+    ImageStore(g.root).import(*file, *name, limit);
   });
 }
 

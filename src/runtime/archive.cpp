@@ -1,5 +1,7 @@
 #include "runtime/archive.hpp"
 
+#include <sys/statvfs.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,7 +133,13 @@ std::string relative_to(const std::string& root, const char* pathname) {
 
 // Copies the current entry's body from a reader to the disk writer, holes
 // and all.
-void copy_body_to_disk(archive* in, archive* out, const std::string& what) {
+// What an extraction may still write (ExtractLimits::max_bytes, counted down).
+struct ByteBudget {
+  uint64_t limit;
+  uint64_t left;
+};
+
+void copy_body_to_disk(archive* in, archive* out, const std::string& what, ByteBudget* budget) {
   const void* buf;
   size_t size;
   la_int64_t offset;
@@ -139,13 +147,21 @@ void copy_body_to_disk(archive* in, archive* out, const std::string& what) {
     const int rc = archive_read_data_block(in, &buf, &size, &offset);
     if (rc == ARCHIVE_EOF) return;
     check_archive(in, rc, what);
+    if (budget) {
+      if (size > budget->left)
+        throw Error(what + ": the archive unpacks to more than " + std::to_string(budget->limit) +
+                    " bytes, more than the store's filesystem can take while keeping a reserve free; refusing");
+      budget->left -= size;
+    }
     const la_ssize_t w = archive_write_data_block(out, buf, size, offset);
     if (w < ARCHIVE_OK) check_archive(out, static_cast<int>(w), what);
   }
 }
 
-// Copies the current entry's body into a tar writer. The reader runs with
-// NO_SPARSE, so blocks come in order; a gap is still filled with zeros.
+// Copies the current entry's body into a tar writer. The reader finds a
+// sparse file's holes (SEEK_HOLE) and gives the entry its sparse map, so the
+// pax writer records the holes instead of their zeros: the gaps between
+// blocks are fed to it as zeros, which it skips, not writes.
 void copy_body_to_tar(archive* in, archive* out, const std::string& what) {
   const void* buf;
   size_t size;
@@ -176,9 +192,10 @@ void copy_body_to_tar(archive* in, archive* out, const std::string& what) {
   }
 }
 
-void write_disk_entry(archive* in, archive* out, archive_entry* e, const std::string& what) {
+void write_disk_entry(archive* in, archive* out, archive_entry* e, const std::string& what,
+                      ByteBudget* budget = nullptr) {
   check_archive(out, archive_write_header(out, e), what);
-  if (archive_entry_size(e) > 0) copy_body_to_disk(in, out, what);
+  if (archive_entry_size(e) > 0) copy_body_to_disk(in, out, what, budget);
   check_archive(out, archive_write_finish_entry(out), what);
 }
 
@@ -213,7 +230,23 @@ std::optional<std::string> clean_entry_path(std::string_view path) {
   return out;
 }
 
-void extract_archive(const fs::path& file, const fs::path& dest) {
+ExtractLimits limits_for_free_space(const fs::path& dest, uint64_t max_bytes) {
+  struct statvfs v;
+  sys::check(::statvfs(dest.c_str(), &v), "statvfs '" + dest.string() + "'");
+  const uint64_t size = uint64_t{v.f_blocks} * v.f_frsize, avail = uint64_t{v.f_bavail} * v.f_frsize;
+  const uint64_t reserve = std::min<uint64_t>(size / 20, uint64_t{1} << 30);
+  ExtractLimits l;
+  l.max_bytes = std::min(max_bytes, avail > reserve ? avail - reserve : 0);
+  // Filesystems without inode accounting (btrfs, tmpfs with nr_inodes=0)
+  // say 0 files: no entry limit from them.
+  if (v.f_files > 0) {
+    const uint64_t inode_reserve = std::min<uint64_t>(v.f_files / 20, 100000);
+    l.max_entries = v.f_favail > inode_reserve ? v.f_favail - inode_reserve : 0;
+  }
+  return l;
+}
+
+void extract_archive(const fs::path& file, const fs::path& dest, const ExtractLimits& limits) {
   const std::string what = "extract '" + file.string() + "'";
   const std::string root = fs::canonical(dest).string();  // SECURE_SYMLINKS checks every component
   sys::Fd fd = sys::open_path(file, O_RDONLY);             // outlives the reader, which does not close it
@@ -228,11 +261,15 @@ void extract_archive(const fs::path& file, const fs::path& dest) {
   WriteArchive out = open_disk_writer();
 
   size_t entries = 0;
+  ByteBudget budget{limits.max_bytes, limits.max_bytes};
   for (;;) {
     archive_entry* e = nullptr;
     const int rc = archive_read_next_header(in.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     check_archive(in.get(), rc, what);
+    if (entries >= limits.max_entries)
+      throw Error(what + ": the archive holds more than " + std::to_string(limits.max_entries) +
+                  " entries, more than the store's filesystem can take; refusing");
     const char* raw_name = archive_entry_pathname(e);
     if (!raw_name) throw Error(what + ": entry with an unreadable name");
     const std::string name = raw_name;  // set_pathname() below frees raw_name
@@ -245,7 +282,7 @@ void extract_archive(const fs::path& file, const fs::path& dest) {
       archive_entry_set_hardlink(e, join(root, *target).c_str());
     }
     archive_entry_set_pathname(e, join(root, *rel).c_str());
-    write_disk_entry(in.get(), out.get(), e, what + ": '" + name + "'");
+    write_disk_entry(in.get(), out.get(), e, what + ": '" + name + "'", &budget);
     ++entries;
   }
   // Directory modes and times are applied at close, after their contents.
@@ -306,7 +343,7 @@ void write_merged_tar(const std::vector<fs::path>& layers, const fs::path& file)
     for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
       const std::string root = fs::canonical(*layer).string();
       const std::string read_what = "export layer '" + root + "'";
-      ReadArchive in = open_disk_reader(root, ARCHIVE_READDISK_NO_SPARSE);
+      ReadArchive in = open_disk_reader(root, 0);
       // Hard links never cross layers, so each layer gets its own resolver.
       LinkResolver links = open_link_resolver();
       for (;;) {

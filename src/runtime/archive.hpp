@@ -4,6 +4,7 @@
 // passwd: the container has its own), and no entry may land outside the
 // directory it is extracted into.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,12 +19,26 @@ namespace nrun::runtime {
 // nullopt when a ".." component would climb out.
 std::optional<std::string> clean_entry_path(std::string_view path);
 
+// How much an extraction may write: a decompression bomb (a few MB of gzip
+// that unpack to GBs of zeros or millions of files) stops with an error
+// instead of filling the store's filesystem.
+struct ExtractLimits {
+  uint64_t max_bytes = UINT64_MAX;    // file contents written (holes of sparse files not counted)
+  uint64_t max_entries = UINT64_MAX;  // files, directories, links
+};
+// What `dest`'s filesystem can take while keeping a reserve free (5% of
+// its space, at most 1 GiB, and of its inodes, at most 100000), lowered to
+// `max_bytes` if smaller.
+ExtractLimits limits_for_free_space(const std::filesystem::path& dest, uint64_t max_bytes = UINT64_MAX);
+
 // Extracts a tarball (plain, gzip, bzip2, xz or zstd, autodetected) into
 // `dest`, an existing directory: modes, owners, times, symlinks, hard links,
-// device nodes, ACLs and xattrs kept. Throws sys::Error for a corrupt or
-// empty archive and for an entry that would land outside `dest`; what was
-// extracted so far stays for the caller to remove.
-void extract_archive(const std::filesystem::path& file, const std::filesystem::path& dest);
+// device nodes, ACLs and xattrs kept, sparse files kept sparse. Throws
+// sys::Error for a corrupt or empty archive, for an entry that would land
+// outside `dest` and past `limits`; what was extracted so far stays for the
+// caller to remove.
+void extract_archive(const std::filesystem::path& file, const std::filesystem::path& dest,
+                     const ExtractLimits& limits = {});
 
 // Copies the tree `src` into the existing directory `dest`, keeping the same
 // things as extract_archive. Overlay whiteouts (char 0/0) and opaque markers

@@ -305,7 +305,7 @@ ImageInfo ImageStore::get(const std::string& name) {
   throw UsageError("unknown image '" + name + "'");
 }
 
-ImageInfo ImageStore::import(const fs::path& source, const std::string& name) {
+ImageInfo ImageStore::import(const fs::path& source, const std::string& name, uint64_t max_bytes) {
   require_valid_name(name);
   if (exists(name)) throw UsageError("image '" + name + "' already exists");
   struct stat st;
@@ -322,7 +322,7 @@ ImageInfo ImageStore::import(const fs::path& source, const std::string& name) {
   if (S_ISDIR(st.st_mode))
     copy_tree(source, temp->path());
   else
-    extract_archive(source, temp->path());
+    extract_archive(source, temp->path(), limits_for_free_space(temp->path(), max_bytes));
 
   FileLock lock = p.lock(FileLock::Mode::exclusive);
   return p.info(finish_image(p, name, *temp, {}));

@@ -6,6 +6,7 @@
 //   ROOT/images/layers/<layer-id>/   the layer's files (overlay whiteouts kept)
 //   ROOT/images/.lock                flock held while the store changes
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -41,7 +42,10 @@ class ImageStore {
   // Imports a rootfs tarball (plain, gzip or xz; modes, owners, symlinks,
   // hard links, device nodes and xattrs kept) or a directory (copied).
   // Refuses a name already taken; nothing is left behind on failure.
-  ImageInfo import(const std::filesystem::path& source, const std::string& name);
+  // A tarball's contents may take at most `max_bytes`, and never so much
+  // that the store's filesystem would run out of space or inodes (see
+  // ExtractLimits in archive.hpp).
+  ImageInfo import(const std::filesystem::path& source, const std::string& name, uint64_t max_bytes = UINT64_MAX);
   // Runs the copy it is handed, so that a caller can set something up around
   // exactly the copy (nrun commit pauses the container).
   using AroundCopy = std::function<void(const std::function<void()>& copy)>;

@@ -154,5 +154,54 @@ TEST_F(ImageTest, ExportImportRoundTrip) {
   EXPECT_FALSE(fs::exists(root() / "x.tar"));
 }
 
+
+// A decompression bomb: a few hundred KB of gzip that unpack to 100 MB.
+// Refused past --max-size, and past what the store's filesystem can take
+// (a 64 MB tmpfs under the root here), with nothing left behind.
+TEST_F(ImageTest, ImportOfABombStopsBeforeTheDiskFills) {
+  const fs::path dir = make_rootfs("bomb-rootfs");
+  ASSERT_EQ(run_process({"dd", "if=/dev/zero", "of=" + (dir / "zeros").string(), "bs=1M", "count=100"}).exit_code, 0);
+  const fs::path bomb = make_tarball(dir, "bomb.tar.gz", /*gzip=*/true);
+  ASSERT_LT(fs::file_size(bomb), 2u << 20);
+  fs::remove_all(dir);
+  const RunResult capped = nrun({"image", "import", "--max-size", "20m", bomb.string(), "bomb"});
+  expect_usage_error(capped, "--max-size");
+  EXPECT_NE(capped.err.find("more than 20971520 bytes"), std::string::npos) << capped;
+  EXPECT_FALSE(image_listed("bomb"));
+  expect_usage_error(nrun({"image", "import", "--max-size", "lots", bomb.string(), "bomb"}), "bad --max-size");
+
+  if (!in_throwaway_namespaces()) GTEST_SKIP() << "mounts a tmpfs: only inside scripts/test.sh's namespaces";
+  const fs::path small = root() / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(run_process({"mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", small.string()}).exit_code, 0);
+  const fs::path small_root = small / "root";
+  const RunResult full = run_process({NRUN_BINARY, "--root", small_root.string(), "image", "import", bomb.string(), "bomb"});
+  EXPECT_EQ(full.exit_code, 125) << full;
+  EXPECT_NE(full.err.find("more than the store's filesystem can take"), std::string::npos) << full;
+  // Nothing of it stays: the half-made layer went with the failure.
+  const fs::path layers = small_root / "images" / "layers";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layers, ec)) ADD_FAILURE() << "left: " << e.path();
+  run_process({"umount", small.string()});
+}
+
+// A sparse file stays sparse through export and import: holes are recorded,
+// not written out as zeros.
+TEST_F(ImageTest, ExportAndImportKeepASparseFileSparse) {
+  const fs::path dir = make_rootfs("sparse-rootfs", {{"data/head", "start\n"}});
+  ASSERT_EQ(run_process({"truncate", "-s", "10G", (dir / "data/sparse").string()}).exit_code, 0);
+  ASSERT_EQ(run_process({"sh", "-c", "echo end >> " + (dir / "data/sparse").string()}).exit_code, 0);
+  import(dir, "sparse");
+  const fs::path tar = root() / "sparse.tar";
+  const RunResult r = nrun({"image", "export", "sparse", tar.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_LT(fs::file_size(tar), 64u << 20) << "the export wrote the holes out";
+  import(tar, "sparse-again");
+  const RunResult seen = nrun({"run", "--rm", "--net", "none", "sparse-again", "sh", "-c",
+                               "stat -c %s /data/sparse; tail -c 4 /data/sparse"});
+  EXPECT_EQ(seen.out, std::to_string((10ull << 30) + 4) + "\nend\n") << seen;
+  fs::remove(tar);
+}
+
 }  // namespace
 }  // namespace nrun::it

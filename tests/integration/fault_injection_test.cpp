@@ -198,5 +198,64 @@ TEST_F(FaultTest, RunDetached) {
   });
 }
 
+
+// The file-system and process calls of a start, each failed at a few of its
+// first calls, in the CLI, the monitor or init: the record, the name index,
+// the cgroup directories, the overlay and /proc mounts, the clone of init.
+const std::vector<std::pair<std::string, std::vector<int>>> kStartFaults = {
+    {"mount", {1, 2, 3, 6, 10}},  {"clone3", {1, 2}},  {"openat", {1, 3, 10, 30, 60}}, {"rename", {1, 2, 3}},
+    {"fsync", {1, 2}},            {"flock", {1, 2, 3}}, {"write", {1, 2, 5}},          {"mkdir", {1, 2, 3, 6}},
+    {"unlink", {1, 2}},           {"symlink", {1}}};
+
+TEST_F(FaultTest, RunDetachedFileAndProcessCalls) {
+  // The command is `true`: strace -f waits for every process it follows.
+  const std::vector<std::string> run{"run", "-d", "--name", kName, "--net", kNet, "-p", "18092:80",
+                                     "busybox", "true"};
+  for_each_fault(kStartFaults, [&](const std::string& sc, const std::string& when, const std::string& what) {
+    std::string log;
+    const RunResult r = traced(sc, when, run, &log);
+    expect_clean(r, log, "run -d, " + what);
+    const std::string id = is_hex_id(trim(r.out)) ? trim(r.out) : "";
+    recover_and_check("run -d, " + what, id);
+    const RunResult again = nrun(run);
+    EXPECT_EQ(again.exit_code, 0) << "run -d after " << what << "\n" << again;
+    EXPECT_TRUE(wait_until([&] { return status_of(kName) == "exited"; })) << what;
+    ASSERT_EQ(nrun({"rm", "-f", kName}).exit_code, 0);
+  });
+}
+
+// rm -f of a running container, its removal calls failed: a failed rm says
+// so, and a second rm -f (then gc) still removes everything.
+TEST_F(FaultTest, RmForceOfARunningContainer) {
+  const std::vector<std::pair<std::string, std::vector<int>>> faults = {
+      {"unlink", {1, 2, 3}}, {"rmdir", {1, 2, 3}}, {"rename", {1, 2}}, {"flock", {1, 2, 3}},
+      {"openat", {1, 5, 20}}, {"sendto", {1, 2}},  {"recvmsg", {1, 3}}};
+  for_each_fault(faults, [&](const std::string& sc, const std::string& when, const std::string& what) {
+    const std::string id = run_detached({"--name", kName, "--net", kNet, "-p", "18093:80", "busybox", "sleep", "60"});
+    std::string log;
+    const RunResult r = traced(sc, when, {"rm", "-f", kName}, &log);
+    expect_clean(r, log, "rm -f, " + what);
+    recover_and_check("rm -f, " + what, id);
+  });
+}
+
+// exec into a running container, its calls failed: a clear error or the
+// command's own status, and the container runs on untouched.
+TEST_F(FaultTest, ExecIntoARunningContainer) {
+  const std::vector<std::pair<std::string, std::vector<int>>> faults = {
+      {"setns", {1, 2}}, {"clone3", {1}}, {"openat", {1, 2, 5, 10}}, {"execveat", {1}}, {"flock", {1}}};
+  const std::string id = start_sleeper();
+  for_each_fault(faults, [&](const std::string& sc, const std::string& when, const std::string& what) {
+    std::string log;
+    const RunResult r = traced(sc, when, {"exec", kName, "echo", "hi"}, &log);
+    expect_clean(r, log, "exec, " + what);
+    if (r.exit_code == 0) EXPECT_EQ(r.out, "hi\n") << what;
+    EXPECT_EQ(status_of(kName), "running") << what;
+    const RunResult again = nrun({"exec", kName, "echo", "hi"});
+    EXPECT_EQ(again.out, "hi\n") << "exec after " << what << "\n" << again;
+  });
+  recover_and_check("exec", id);
+}
+
 }  // namespace
 }  // namespace nrun::it

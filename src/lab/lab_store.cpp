@@ -201,7 +201,7 @@ std::vector<LabRecord> LabStore::list() const {
     try {
       if (auto r = try_get(name)) out.push_back(std::move(*r));
     } catch (const CorruptLab& e) {
-      log::warn(std::string(e.what()) + " ('nrun lab destroy " + name + "' removes what the lab made), ignoring");
+      log::warn(std::string(e.what()) + ": listed as corrupt; 'nrun lab destroy " + name + "' removes what the lab made");
       out.push_back(salvage(name, e.what()));
     }
   }

@@ -8,8 +8,6 @@
 //
 // Makes bridges and /run/netns mounts, so it runs only inside throwaway
 // namespaces (scripts/test.sh), like lab_test.cpp.
-#include <sys/mount.h>
-
 #include <regex>
 
 #include "harness.hpp"
@@ -29,28 +27,8 @@ std::vector<std::string> netns_names_with_prefix(const std::string& prefix) {
   return out;
 }
 
-class LabRecoveryTest : public NrunTest {
+class LabRecoveryTest : public ThrowawayNsTest {
  protected:
-  void SetUp() override {
-    NrunTest::SetUp();
-    if (IsSkipped()) return;
-    if (!in_throwaway_namespaces())
-      GTEST_SKIP() << "makes bridges, nft rules and /run/netns mounts: only inside throwaway namespaces";
-    std::error_code ec;
-    made_netns_dir_ = !fs::exists(kNetnsDir, ec);
-    active_ = true;
-  }
-
-  void TearDown() override {
-    if (active_ && made_netns_dir_) {
-      while (::umount2(kNetnsDir.c_str(), MNT_DETACH) == 0) {
-      }
-      std::error_code ec;
-      fs::remove(kNetnsDir, ec);
-    }
-    NrunTest::TearDown();
-  }
-
   // Deploys lab `name`: a network, two nodes on it and a link between them.
   void deploy(const std::string& name, const std::string& subnet) {
     const fs::path file = root() / (name + ".json");
@@ -107,9 +85,6 @@ class LabRecoveryTest : public NrunTest {
     const std::string nft = nft_table();  // the table stays (created once), not its elements
     EXPECT_EQ(nft.find("elements"), std::string::npos) << nft;
   }
-
-  bool made_netns_dir_ = false;
-  bool active_ = false;
 };
 
 TEST_F(LabRecoveryTest, DestroyOfATornRecord) {

@@ -81,14 +81,8 @@ size_t processes_naming(const std::string& needle) {
   return n;
 }
 
-class LoadTest : public NrunTest {
+class LoadTest : public ThrowawayNsTest {
  protected:
-  void SetUp() override {
-    NrunTest::SetUp();
-    if (IsSkipped()) return;
-    if (!in_throwaway_namespaces()) GTEST_SKIP() << "makes bridges and nft rules: only inside throwaway namespaces";
-  }
-
   // Lease files of every network, "NET/ADDRESS".
   std::vector<std::string> leases() const {
     std::vector<std::string> out;

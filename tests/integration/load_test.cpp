@@ -28,11 +28,21 @@ using Clock = std::chrono::steady_clock;
 constexpr int kContainers = 50;
 constexpr int kExecs = 20;
 
+// nrun's veths, but those that were there when the test process started:
+// a test that failed before this one may have left some in the shared
+// namespace, which are not this file's to count.
 std::vector<std::string> veths() {
   static const std::regex kVeth("^nr[0-9a-f]{12}");
+  auto all = [] {
+    std::set<std::string> out;
+    for (const auto& l : link_names())
+      if (std::regex_search(l, kVeth)) out.insert(l);
+    return out;
+  };
+  static const std::set<std::string> kForeign = all();
   std::vector<std::string> out;
-  for (const auto& l : link_names())
-    if (std::regex_search(l, kVeth)) out.push_back(l);
+  for (const auto& l : all())
+    if (!kForeign.count(l)) out.push_back(l);
   return out;
 }
 
@@ -83,6 +93,11 @@ size_t processes_naming(const std::string& needle) {
 
 class LoadTest : public ThrowawayNsTest {
  protected:
+  void SetUp() override {
+    ThrowawayNsTest::SetUp();
+    (void)veths();  // notes the veths already there
+  }
+
   // Lease files of every network, "NET/ADDRESS".
   std::vector<std::string> leases() const {
     std::vector<std::string> out;

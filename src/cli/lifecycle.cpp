@@ -63,7 +63,11 @@ void add_lifecycle_commands(CLI::App& app, Globals& g) {
     rm->add_option("CONTAINER", *refs, "Name, id or unique id prefix")->required();
     rm->footer("\nExample:\n  nrun rm -f web\n");
     rm->callback([&g, refs, force] {
-      for_each_container(g, *refs, [&](StateStore& s, const std::string& id) { remove_container(s, id, *force); });
+      // A container that resolves but is removed meanwhile (its --rm
+      // monitor, another rm) is gone, as asked; one that never resolves is
+      // an error, as in Docker.
+      for_each_container(g, *refs,
+                         [&](StateStore& s, const std::string& id) { remove_container_if_exists(s, id, *force); });
     });
   }
   {
@@ -83,8 +87,9 @@ void add_lifecycle_commands(CLI::App& app, Globals& g) {
       StateStore store(g.root);
       for (const auto& rec : store.list()) {
         if (is_alive(rec.state) || rec.state.status == Status::created) continue;
-        remove_container(store, rec.id, false);
-        std::cout << rec.id << "\n";
+        // Listed, then removed by its own monitor (run --rm) or another
+        // command before this got to it: skipped, never an error.
+        if (remove_container_if_exists(store, rec.id, false)) std::cout << rec.id << "\n";
       }
     });
   }

@@ -149,7 +149,15 @@ class Deployer {
 
 void deploy_lab(const LabPaths& paths, const LabPlan& plan, const DeployOptions& opts) {
   LabStore labs(paths.root);
-  if (labs.try_get(plan.lab)) {
+  bool exists = false;
+  try {
+    exists = labs.try_get(plan.lab).has_value();
+  } catch (const CorruptLab& e) {
+    if (!opts.reconfigure)
+      throw sys::UsageError(std::string(e.what()) + ": 'nrun lab destroy " + plan.lab + "' removes what it made");
+    exists = true;
+  }
+  if (exists) {
     if (!opts.reconfigure)
       throw sys::UsageError("lab '" + plan.lab +
                             "' is already deployed (destroy it first, or deploy with --reconfigure)");

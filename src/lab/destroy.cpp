@@ -1,6 +1,7 @@
 // destroy_lab: undoes exactly what a lab's record lists, newest first.
 #include <signal.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -19,9 +20,41 @@
 
 namespace nrun::lab {
 
+namespace {
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+// A record that cannot be read still names its lab, and what the lab made
+// carries that name: its nodes' and networks' files are marked with it
+// (ContainerSpec::lab, NetworkConfig::lab), and each node's namespace name
+// is its container's name. Objects of a lab deployed by an nrun without the
+// marks are found only through the .created lines that survived.
+LabRecord recover_record(const LabPaths& paths, const LabStore& labs, const CorruptLab& e, const std::string& name) {
+  LabRecord rec = labs.salvage(name, e.what());
+  for (const auto& c : runtime::StateStore(paths.root).list())
+    if (c.config.lab == name) add_unique(rec.containers, c.config.name);
+  for (const auto& n : net::NetworkStore(paths.root).list())
+    if (n.lab == name) add_unique(rec.networks, n.name);
+  for (const auto& c : rec.containers)
+    if (netns_name_exists(c, paths.netns_dir)) add_unique(rec.netns, c);
+  log::warn(std::string(e.what()) + ": removing what the lab's marks name (" + std::to_string(rec.containers.size()) +
+            " containers, " + std::to_string(rec.networks.size()) + " networks, " + std::to_string(rec.netns.size()) +
+            " namespace names)");
+  return rec;
+}
+}  // namespace
+
 void destroy_lab(const LabPaths& paths, const std::string& name) {
   LabStore labs(paths.root);
-  const LabRecord rec = labs.get(name);
+  LabRecord rec;
+  bool corrupt = false;
+  try {
+    rec = labs.get(name);
+  } catch (const CorruptLab& e) {
+    rec = recover_record(paths, labs, e, name);
+    corrupt = true;
+  }
   if (rec.deployer_pid > 0 && rec.deployer_pid != ::getpid() &&
       sys::process_matches(rec.deployer_pid, rec.deployer_start_time))
     throw sys::UsageError("lab '" + name + "' is being deployed by process " + std::to_string(rec.deployer_pid) +
@@ -81,10 +114,18 @@ void destroy_lab(const LabPaths& paths, const std::string& name) {
     return;
   }
   for (const auto& e : errs.errors()) log::debug("destroy lab '" + name + "': " + e);
-  labs.update(name, [&](LabRecord& r) {
-    r.status = LabStatus::failed;
-    r.error = "destroy: " + errs.str();
-  });
+  if (corrupt) {
+    // What was recovered replaces the torn file, so the next try needs no
+    // recovery, and what is gone by then is skipped as above.
+    rec.status = LabStatus::failed;
+    rec.error = "destroy: " + errs.str();
+    labs.replace(rec);
+  } else {
+    labs.update(name, [&](LabRecord& r) {
+      r.status = LabStatus::failed;
+      r.error = "destroy: " + errs.str();
+    });
+  }
   throw sys::Error("destroy lab '" + name + "': " + errs.str());
 }
 

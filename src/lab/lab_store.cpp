@@ -8,6 +8,7 @@
 #include "runtime/sys/error.hpp"
 #include "runtime/sys/fd.hpp"
 #include "runtime/sys/lock.hpp"
+#include "runtime/sys/log.hpp"
 
 namespace nrun::lab {
 namespace fs = std::filesystem;
@@ -21,6 +22,8 @@ std::string to_string(LabStatus s) {
       return "deployed";
     case LabStatus::failed:
       return "failed";
+    case LabStatus::corrupt:
+      return "corrupt";
   }
   return "?";
 }
@@ -29,6 +32,7 @@ namespace {
 LabStatus status_from(const std::string& s) {
   if (s == "deployed") return LabStatus::deployed;
   if (s == "failed") return LabStatus::failed;
+  if (s == "corrupt") return LabStatus::corrupt;
   return LabStatus::deploying;
 }
 }  // namespace
@@ -173,8 +177,10 @@ std::optional<LabRecord> LabStore::try_get(const std::string& name) const {
   LabRecord r;
   try {
     r = json::parse(*text).get<LabRecord>();
+    // A record naming another lab is not this one's, whatever it holds.
+    if (r.name != name) throw sys::Error("the record names lab '" + r.name + "'");
   } catch (const std::exception& e) {
-    throw sys::Error("corrupt lab file '" + path_of(name).string() + "': " + e.what());
+    throw CorruptLab("corrupt lab file '" + path_of(name).string() + "': " + e.what());
   }
   if (created) merge_created(r, *created);
   return r;
@@ -191,10 +197,25 @@ std::vector<LabRecord> LabStore::list() const {
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     const std::string f = e.path().filename().string();
     if (f.size() <= 5 || f[0] == '.' || f.compare(f.size() - 5, 5, ".json") != 0) continue;
-    if (auto r = try_get(f.substr(0, f.size() - 5))) out.push_back(std::move(*r));
+    const std::string name = f.substr(0, f.size() - 5);
+    try {
+      if (auto r = try_get(name)) out.push_back(std::move(*r));
+    } catch (const CorruptLab& e) {
+      log::warn(std::string(e.what()) + ": listed as corrupt; 'nrun lab destroy " + name + "' removes what the lab made");
+      out.push_back(salvage(name, e.what()));
+    }
   }
   std::sort(out.begin(), out.end(), [](const LabRecord& a, const LabRecord& b) { return a.name < b.name; });
   return out;
+}
+
+LabRecord LabStore::salvage(const std::string& name, const std::string& why) const {
+  LabRecord r;
+  r.name = name;
+  r.status = LabStatus::corrupt;
+  r.error = why;
+  if (const auto created = sys::try_read_file(created_path_of(name).string())) merge_created(r, *created);
+  return r;
 }
 
 void LabStore::write(const LabRecord& r) const {
@@ -212,6 +233,13 @@ void remove_if_exists(const fs::path& p) {
     throw sys::SysError(ec.value(), "remove lab file '" + p.string() + "'");
 }
 }  // namespace
+
+void LabStore::replace(LabRecord r) {
+  auto l = lock();
+  if (const auto created = sys::try_read_file(created_path_of(r.name).string())) merge_created(r, *created);
+  write(r);
+  remove_if_exists(created_path_of(r.name));
+}
 
 void LabStore::create(const LabRecord& r) {
   auto l = lock();

@@ -25,6 +25,7 @@
 
 #include "lab/plan.hpp"
 #include "net/netem.hpp"
+#include "runtime/sys/error.hpp"
 #include "runtime/sys/lock.hpp"
 
 namespace nrun::lab {
@@ -45,7 +46,9 @@ struct NetworkRecord {
   bool operator==(const NetworkRecord&) const = default;
 };
 
-enum class LabStatus { deploying, deployed, failed };
+// corrupt: the record cannot be read (a torn or emptied file); only its
+// name and the lines of its .created file are known.
+enum class LabStatus { deploying, deployed, failed, corrupt };
 enum class CreatedKind { network, container, netns };
 std::string to_string(LabStatus s);
 
@@ -69,6 +72,11 @@ struct LabRecord {
   std::vector<std::string> netns;       // names under /run/netns
 };
 
+// A lab record that cannot be parsed. destroy still works (see salvage).
+struct CorruptLab : sys::Error {
+  using sys::Error::Error;
+};
+
 void to_json(nlohmann::json& j, const InterfaceRecord& i);
 void from_json(const nlohmann::json& j, InterfaceRecord& i);
 void to_json(nlohmann::json& j, const NodeRecord& n);
@@ -85,9 +93,20 @@ class LabStore {
  public:
   explicit LabStore(std::filesystem::path root);  // nrun's root; labs live in root/labs
 
+  // CorruptLab when the record exists but cannot be parsed.
   std::optional<LabRecord> try_get(const std::string& name) const;
   LabRecord get(const std::string& name) const;  // UsageError for an unknown lab
-  std::vector<LabRecord> list() const;           // sorted by name
+  // Sorted by name. A corrupt record is listed, with a warning, as what
+  // salvage returns: one bad file never hides the others.
+  std::vector<LabRecord> list() const;
+
+  // What is left of a corrupt record: its name, status corrupt, the parse
+  // error, and the objects its .created lines name (a torn line is
+  // skipped). Destroy adds what the lab's marks lead to.
+  LabRecord salvage(const std::string& name, const std::string& why) const;
+  // Writes `r` whole in place of whatever is there (a corrupt record),
+  // under the lock; the .created lines are folded into it first.
+  void replace(LabRecord r);
 
   // Writes a new record; UsageError when the lab exists.
   void create(const LabRecord& r);

@@ -87,6 +87,7 @@ LabPlan plan_lab(const Topology& t) {
     p.request.gateway = addresses[n.name].gateway;
     p.request.internal = n.internal;
     p.request.mtu = n.mtu;
+    p.request.lab = t.name;
     plan.networks.push_back(std::move(p));
   }
 
@@ -96,6 +97,7 @@ LabPlan plan_lab(const Topology& t) {
     p.container = node_container_name(t.name, n.name);
     runtime::ContainerSpec& s = p.spec;
     s.name = p.container;
+    s.lab = t.name;
     s.image = n.image;
     s.command = n.cmd.empty() ? kDefaultNodeCommand : n.cmd;
     s.hostname = !n.hostname.empty() ? n.hostname : runtime::is_valid_hostname(n.name) ? n.name : "";

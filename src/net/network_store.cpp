@@ -38,6 +38,7 @@ void to_json(json& j, const NetworkConfig& n) {
        {"subnet", n.subnet.str()}, {"gateway", n.gateway.str()},
        {"internal", n.internal}, {"mtu", n.mtu},
        {"created", n.created}};
+  if (!n.lab.empty()) j["lab"] = n.lab;
 }
 
 void from_json(const json& j, NetworkConfig& n) {
@@ -49,6 +50,7 @@ void from_json(const json& j, NetworkConfig& n) {
   n.internal = j.value("internal", false);
   n.mtu = j.value("mtu", kDefaultMtu);
   n.created = j.value("created", "");
+  n.lab = j.value("lab", "");
   n.ipam = Ipam(n.subnet, n.gateway);
   // An old nrun's file, with the leases inside.
   n.leases_in_file = j.contains("allocations") && !j.at("allocations").empty();
@@ -114,6 +116,7 @@ NetworkConfig plan_network(const NewNetwork& req, const std::vector<NetworkConfi
   n.internal = req.internal;
   n.mtu = req.mtu;
   n.created = created;
+  n.lab = req.lab;
   if (is_default) {
     for (int i = 0; n.bridge.empty(); ++i) {
       const std::string candidate = kDefaultBridgePrefix + std::to_string(i);

@@ -46,6 +46,7 @@ struct NetworkConfig {
   bool internal = false;  // no masquerade, no route out
   unsigned mtu = kDefaultMtu;
   std::string created;  // RFC 3339
+  std::string lab;      // the lab that made it (empty: none), for a destroy without the lab's record
   Ipam ipam;            // subnet/gateway copies plus the leases
   // Read from an old nrun's file, which held the leases itself: the next
   // change moves them into lease files. Not saved.
@@ -78,6 +79,7 @@ struct NewNetwork {
   std::optional<Ipv4> gateway;   // first host address when empty
   bool internal = false;
   unsigned mtu = kDefaultMtu;
+  std::string lab;  // the lab making it, recorded in the network's file
 };
 
 // Pure: the configuration of a new network, checked against the networks

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "runtime/cgroup.hpp"
@@ -423,6 +424,22 @@ void remove_container(StateStore& store, const std::string& id, bool force) {
     teardown_host_resources(store, *now, st);
   }
   store.remove(id);
+}
+
+bool remove_container_if_exists(StateStore& store, const std::string& id, bool force) {
+  try {
+    remove_container(store, id, force);
+    return true;
+  } catch (const sys::UsageError&) {
+    // "no such container" from a load, or a refusal about a record that
+    // has gone since.
+    if (!store.record_exists(id)) return false;
+    throw;
+  } catch (const sys::SysError& e) {
+    // A file of the record removed while it was read or updated.
+    if (e.err() == ENOENT && !store.record_exists(id)) return false;
+    throw;
+  }
 }
 
 std::vector<std::string> collect_garbage(StateStore& store) {

@@ -28,6 +28,10 @@ void stop_container(StateStore& store, const std::string& id, int timeout_secs);
 void kill_container(StateStore& store, const std::string& id, int sig);
 // Refuses a running container unless `force` (then kills it first).
 void remove_container(StateStore& store, const std::string& id, bool force);
+// The same, for a container that may be removed by someone else meanwhile
+// (its own monitor after --rm, another rm, prune or gc): false when its
+// record went before this call could remove it, which is no error.
+bool remove_container_if_exists(StateStore& store, const std::string& id, bool force);
 
 // Undoes what containers whose process is gone still hold — their monitor
 // was killed, or the host rebooted — and records them as exited. Returns

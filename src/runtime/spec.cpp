@@ -239,6 +239,7 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
        {"cap_add", s.cap_add},     {"cap_drop", s.cap_drop}, {"privileged", s.privileged},
        {"no_new_privileges", s.no_new_privileges}, {"seccomp_profile", s.seccomp_profile},
        {"user", s.user},           {"group_add", s.group_add}, {"sysctls", s.sysctls}};
+  if (!s.lab.empty()) j["lab"] = s.lab;
 }
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
   j.at("name").get_to(s.name);
@@ -268,6 +269,7 @@ void from_json(const nlohmann::json& j, ContainerSpec& s) {
   s.user = j.value("user", "");
   s.group_add = j.value("group_add", std::vector<std::string>{});
   s.sysctls = j.value("sysctls", std::map<std::string, std::string>{});
+  s.lab = j.value("lab", "");
 }
 
 }  // namespace nrun::runtime

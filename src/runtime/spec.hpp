@@ -54,6 +54,9 @@ struct ContainerSpec {
   std::string user;                    // -u USER[:GROUP]; empty: root
   std::vector<std::string> group_add;  // --group-add NAME|GID
   std::map<std::string, std::string> sysctls;
+  // The lab whose node this is (empty: none): a destroy finds its nodes by
+  // this mark when the lab's own record is lost or torn.
+  std::string lab;
 };
 
 inline constexpr const char* kSeccompUnconfined = "unconfined";

@@ -121,13 +121,15 @@ class StateStore {
   // The record lock, for callers that must hold it across several steps.
   sys::FileLock lock(const std::string& id, sys::FileLock::Mode mode) const;
 
+  // Whether the record's config.json is there: no read, no lock.
+  bool record_exists(const std::string& id) const;
+
  private:
   std::filesystem::path containers_dir_;
   std::filesystem::path root_;
   NameIndex names_;
   ContainerRecord read_unlocked(const std::string& id) const;
   sys::FileLock store_lock() const;  // ids and names
-  bool record_exists(const std::string& id) const;
   void ensure_name_index() const;
   static void remove_tree(const std::filesystem::path& dir);
 };

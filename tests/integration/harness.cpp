@@ -28,6 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr const char* kNetnsDir = "/run/netns";  // where nrun names lab nodes' namespaces
+
 [[noreturn]] void die(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 int decode_status(int status) {
@@ -604,6 +606,26 @@ void NrunTest::check_nothing_left() {
     ADD_FAILURE() << "teardown: process " << pid << " left (killing it): " << cmd;
     ::kill(pid, SIGKILL);  // it refers to this test's private root: ours
   }
+}
+
+void ThrowawayNsTest::SetUp() {
+  NrunTest::SetUp();
+  if (IsSkipped()) return;
+  if (!in_throwaway_namespaces())
+    GTEST_SKIP() << "makes bridges, nft rules and /run/netns mounts: only inside throwaway namespaces";
+  std::error_code ec;
+  made_netns_dir_ = !fs::exists(kNetnsDir, ec);
+  active_ = true;
+}
+
+void ThrowawayNsTest::TearDown() {
+  if (active_ && made_netns_dir_) {
+    while (::umount2(kNetnsDir, MNT_DETACH) == 0) {
+    }
+    std::error_code ec;
+    fs::remove(kNetnsDir, ec);
+  }
+  NrunTest::TearDown();
 }
 
 std::vector<std::string> NrunTest::nrun_argv(std::vector<std::string> args) const {

@@ -164,4 +164,21 @@ class NrunTest : public ::testing::Test {
   std::filesystem::path root_;
 };
 
+// A test that makes bridges, nft rules or /run/netns mounts: it runs only
+// inside throwaway namespaces (scripts/test.sh) and is skipped elsewhere.
+// nrun makes /run/netns a mount point of the namespace it runs in; when the
+// test found none, TearDown removes it again.
+class ThrowawayNsTest : public NrunTest {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // SetUp ran to the end: not skipped (IsSkipped() also turns true when a
+  // test skips its last part after making things).
+  bool active() const { return active_; }
+
+ private:
+  bool made_netns_dir_ = false;
+  bool active_ = false;
+};
+
 }  // namespace nrun::it

@@ -14,7 +14,6 @@
 // (one command line). tests/vm/lab_netem.sh measures impairments on a
 // kernel that has netem where this one has not.
 #include <signal.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <map>
@@ -80,36 +79,19 @@ json without_netem(json lab) {
   return lab;
 }
 
-class LabTest : public NrunTest {
+class LabTest : public ThrowawayNsTest {
  protected:
-  void SetUp() override {
-    NrunTest::SetUp();
-    if (IsSkipped()) return;
-    if (!in_throwaway_namespaces())
-      GTEST_SKIP() << "makes bridges, nft rules and /run/netns mounts: only inside throwaway namespaces";
-    std::error_code ec;
-    made_netns_dir_ = !fs::exists(kNetnsDir, ec);
-    active_ = true;
-  }
-
   void TearDown() override {
-    // active_, not IsSkipped(): a test may skip its last part after
+    // active(), not IsSkipped(): a test may skip its last part after
     // deploying.
-    if (!root().empty() && active_) {
+    if (!root().empty() && active()) {
       for (const auto& name : lines(nrun({"lab", "ls", "-q"}).out)) {
         const RunResult r = nrun({"lab", "destroy", name});
         EXPECT_EQ(r.exit_code, 0) << "teardown: lab destroy " << name << ":\n" << r;
         expect_lab_gone(name);
       }
-      if (made_netns_dir_) {
-        // nrun made /run/netns a mount point of this (throwaway) namespace.
-        while (::umount2(kNetnsDir.c_str(), MNT_DETACH) == 0) {
-        }
-        std::error_code ec;
-        fs::remove(kNetnsDir, ec);
-      }
     }
-    NrunTest::TearDown();
+    ThrowawayNsTest::TearDown();
   }
 
   // Asserts that nothing of lab `name` is left.
@@ -171,9 +153,6 @@ class LabTest : public NrunTest {
     EXPECT_EQ(r.exit_code, 0) << r;
     return json::parse(r.out, nullptr, false);
   }
-
-  bool made_netns_dir_ = false;
-  bool active_ = false;
 };
 
 // A lab of two nodes joined by one link with the given impairment.

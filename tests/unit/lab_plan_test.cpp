@@ -101,6 +101,9 @@ TEST(LabPlan, NodesAreContainersNamedAfterTheLab) {
   EXPECT_EQ(h1.container, "two-lans-h1");
   EXPECT_EQ(h1.spec.name, "two-lans-h1");
   EXPECT_EQ(h1.spec.hostname, "h1");
+  // Marked as the lab's, for a destroy whose lab record is torn.
+  EXPECT_EQ(h1.spec.lab, "two-lans");
+  for (const auto& n : p.networks) EXPECT_EQ(n.request.lab, "two-lans") << n.request.name;
   EXPECT_EQ(h1.spec.image, "busybox");
   EXPECT_EQ(h1.spec.command, kDefaultNodeCommand);
   EXPECT_EQ(h1.spec.net, "two-lans-lan1");

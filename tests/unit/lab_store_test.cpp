@@ -71,12 +71,46 @@ TEST_F(LabStoreTest, NamesThatAreNotLabsAndCorruptFiles) {
   EXPECT_FALSE(store.try_get(""));
   fs::create_directories(root_ / "labs");
   std::ofstream(root_ / "labs" / "bad.json") << "{ not json";
-  EXPECT_THROW(store.try_get("bad"), nrun::sys::Error);
+  EXPECT_THROW(store.try_get("bad"), nrun::lab::CorruptLab);
   std::ofstream(root_ / "labs" / ".lock");  // not a lab
   std::ofstream(root_ / "labs" / "notes.txt");
-  EXPECT_THROW(store.list(), nrun::sys::Error);  // a corrupt lab is not silently skipped
+  // A corrupt lab is neither silently skipped nor in the way of the others.
+  store.create(record("good"));
+  const auto all = store.list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "bad");
+  EXPECT_EQ(all[0].status, LabStatus::corrupt);
+  EXPECT_NE(all[0].error.find("corrupt lab file"), std::string::npos) << all[0].error;
+  EXPECT_EQ(all[1].name, "good");
   fs::remove(root_ / "labs" / "bad.json");
-  EXPECT_TRUE(store.list().empty());
+  EXPECT_EQ(store.list().size(), 1u);
+}
+
+TEST_F(LabStoreTest, ACorruptRecordIsSalvagedFromItsLinesAndReplacedWhole) {
+  LabStore store(root_);
+  store.create(record("torn"));
+  store.add_created("torn", CreatedKind::network, "torn-lan");
+  store.add_created("torn", CreatedKind::container, "torn-a");
+  std::ofstream(root_ / "labs" / "torn.json") << "{\"name\": \"to";
+  std::ofstream(root_ / "labs" / "torn.created", std::ios::app) << "netns torn-";  // cut mid-append
+  LabRecord r = store.salvage("torn", "why");
+  EXPECT_EQ(r.name, "torn");
+  EXPECT_EQ(r.status, LabStatus::corrupt);
+  EXPECT_EQ(r.networks, std::vector<std::string>{"torn-lan"});
+  EXPECT_EQ(r.containers, std::vector<std::string>{"torn-a"});
+  EXPECT_TRUE(r.netns.empty());
+  // A record naming another lab is corrupt too.
+  std::ofstream(root_ / "labs" / "other.json") << R"({"name": "else"})";
+  EXPECT_THROW(store.try_get("other"), nrun::lab::CorruptLab);
+
+  r.status = LabStatus::failed;
+  r.containers.push_back("torn-b");
+  store.replace(r);
+  EXPECT_FALSE(fs::exists(root_ / "labs" / "torn.created"));
+  const LabRecord back = store.get("torn");
+  EXPECT_EQ(back.status, LabStatus::failed);
+  EXPECT_EQ(back.containers, (std::vector<std::string>{"torn-a", "torn-b"}));
+  EXPECT_EQ(back.networks, std::vector<std::string>{"torn-lan"});
 }
 
 TEST_F(LabStoreTest, CreatedObjectsAreAppendedThenFoldedIntoTheRecord) {

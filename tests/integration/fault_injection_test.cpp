@@ -117,6 +117,22 @@ class FaultTest : public NrunTest {
       }
   }
 
+  // `run` under each fault, then recovery, then the same run again.
+  void run_under_faults(const std::vector<std::pair<std::string, std::vector<int>>>& faults,
+                        const std::vector<std::string>& run) {
+    for_each_fault(faults, [&](const std::string& sc, const std::string& when, const std::string& what) {
+      std::string log;
+      const RunResult r = traced(sc, when, run, &log);
+      expect_clean(r, log, "run -d, " + what);
+      const std::string id = is_hex_id(trim(r.out)) ? trim(r.out) : "";
+      recover_and_check("run -d, " + what, id);
+      const RunResult again = nrun(run);
+      EXPECT_EQ(again.exit_code, 0) << "run -d after " << what << "\n" << again;
+      EXPECT_TRUE(wait_until([&] { return status_of(kName) == "exited"; })) << what;
+      ASSERT_EQ(nrun({"rm", "-f", kName}).exit_code, 0);
+    });
+  }
+
   std::set<std::string> links_;
   std::string nft_;
 };
@@ -183,19 +199,9 @@ TEST_F(FaultTest, NetworkDisconnect) {
 
 TEST_F(FaultTest, RunDetached) {
   // Two networks and a published port: veths, leases and a DNAT element.
-  const std::vector<std::string> run{"run", "-d", "--name", kName, "--net", kNet, "--net", "bridge",
-                                     "-p", "18091:80", "busybox", "true"};
-  for_each_fault(kNetFaults, [&](const std::string& sc, const std::string& when, const std::string& what) {
-    std::string log;
-    const RunResult r = traced(sc, when, run, &log);
-    expect_clean(r, log, "run -d, " + what);
-    const std::string id = is_hex_id(trim(r.out)) ? trim(r.out) : "";
-    recover_and_check("run -d, " + what, id);
-    const RunResult again = nrun(run);
-    EXPECT_EQ(again.exit_code, 0) << "run -d after " << what << "\n" << again;
-    EXPECT_TRUE(wait_until([&] { return status_of(kName) == "exited"; })) << what;
-    ASSERT_EQ(nrun({"rm", "-f", kName}).exit_code, 0);
-  });
+  // The command is `true` here and below: strace -f waits for every process it follows.
+  run_under_faults(kNetFaults, {"run", "-d", "--name", kName, "--net", kNet, "--net", "bridge", "-p", "18091:80",
+                                "busybox", "true"});
 }
 
 
@@ -208,20 +214,7 @@ const std::vector<std::pair<std::string, std::vector<int>>> kStartFaults = {
     {"unlink", {1, 2}},           {"symlink", {1}}};
 
 TEST_F(FaultTest, RunDetachedFileAndProcessCalls) {
-  // The command is `true`: strace -f waits for every process it follows.
-  const std::vector<std::string> run{"run", "-d", "--name", kName, "--net", kNet, "-p", "18092:80",
-                                     "busybox", "true"};
-  for_each_fault(kStartFaults, [&](const std::string& sc, const std::string& when, const std::string& what) {
-    std::string log;
-    const RunResult r = traced(sc, when, run, &log);
-    expect_clean(r, log, "run -d, " + what);
-    const std::string id = is_hex_id(trim(r.out)) ? trim(r.out) : "";
-    recover_and_check("run -d, " + what, id);
-    const RunResult again = nrun(run);
-    EXPECT_EQ(again.exit_code, 0) << "run -d after " << what << "\n" << again;
-    EXPECT_TRUE(wait_until([&] { return status_of(kName) == "exited"; })) << what;
-    ASSERT_EQ(nrun({"rm", "-f", kName}).exit_code, 0);
-  });
+  run_under_faults(kStartFaults, {"run", "-d", "--name", kName, "--net", kNet, "-p", "18092:80", "busybox", "true"});
 }
 
 // rm -f of a running container, its removal calls failed: a failed rm says
